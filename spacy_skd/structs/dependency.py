@@ -1,0 +1,63 @@
+"""Tree CRF over dependency trees: matrix-tree (non-projective) or Eisner (projective)."""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from torch import Tensor
+
+from .arcs import ArcFactored
+from .eisner import eisner, logsumexp_reduce, max_reduce
+from .matrix_tree import matrix_tree_log_partition
+from .mst import mst
+from .utils import check_finite_result, grad_of
+
+
+class DependencyCRF(ArcFactored):
+    """P(tree) = exp(sum of its arc scores) / Z over well-formed dependency trees.
+
+    arc_scores: `[B, N+1, N+1]`, `[head, dependent]`, index 0 = ROOT; lengths:
+    `[B]` words. `projective=False`: all trees, Z by the matrix-tree theorem in
+    float64, argmax by Chu-Liu/Edmonds. `projective=True`: trees without
+    crossing arcs, Z and argmax by Eisner's algorithm. `single_root=True`:
+    exactly one word attaches to ROOT.
+    """
+
+    def __init__(
+        self,
+        arc_scores: Tensor,
+        lengths: Tensor,
+        projective: bool = False,
+        single_root: bool = True,
+    ):
+        super().__init__(arc_scores, lengths)
+        self.projective = projective
+        self.single_root = single_root
+
+    def _log_partition_of(self, arc_scores: Tensor) -> Tensor:
+        if self.projective:
+            return eisner(arc_scores, self.lengths, self.single_root, logsumexp_reduce)
+        log_z = matrix_tree_log_partition(arc_scores, self.word_mask, self.single_root)
+        return log_z.to(arc_scores.dtype)
+
+    @cached_property
+    def log_partition(self) -> Tensor:
+        """`[B]` log-sum of exp(score) over the trees."""
+        return check_finite_result("log_partition", self._log_partition_of(self.arc_scores))
+
+    @cached_property
+    def marginals(self) -> Tensor:
+        """`[B, N+1, N+1]` P(head(d) = h): the gradient of log Z (inside-outside)."""
+        self.log_partition  # noqa: B018 - fail with a clear error before differentiating
+        return self._masked(grad_of(self._log_partition_of, self.arc_scores))
+
+    @cached_property
+    def argmax(self) -> Tensor:
+        """`[B, N+1]` heads of the best tree (entry 0 and padding -1)."""
+        if not self.projective:
+            return mst(self.arc_scores, self.lengths, self.single_root)
+        arcs = grad_of(
+            lambda s: eisner(s, self.lengths, self.single_root, max_reduce), self.arc_scores
+        )
+        heads = arcs.argmax(dim=1)
+        return heads.masked_fill(~self.word_mask, -1)

@@ -1,0 +1,162 @@
+"""Linear-chain CRF: forward-backward, Viterbi, log-probabilities."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Optional
+
+import torch
+from torch import Tensor
+
+from .base import StructuredDistribution
+from .utils import (
+    broadcast_param,
+    check_finite_result,
+    check_labels,
+    check_lengths,
+    check_scores,
+    clamp_neg,
+    sequence_mask,
+    weighted_sum,
+)
+
+
+class LinearChainCRF(StructuredDistribution):
+    """A first-order linear-chain CRF over label sequences.
+
+    score(y) = start[y_0] + sum_i emissions[i, y_i]
+               + sum_{i>=1} transitions[y_{i-1}, y_i] + end[y_{n-1}]
+
+    emissions: `[B, N, L]`; transitions: `[L, L]` or `[B, L, L]`, indexed
+    `[previous, next]`; start, end: `[L]` or `[B, L]` (None: zeros);
+    lengths: `[B]`, 1 <= n <= N. Inputs at padded positions are ignored; outputs
+    there are 0 (marginals) and -1 (argmax). A score of -inf forbids a label or
+    transition.
+    """
+
+    def __init__(
+        self,
+        emissions: Tensor,
+        transitions: Tensor,
+        lengths: Tensor,
+        start: Optional[Tensor] = None,
+        end: Optional[Tensor] = None,
+    ):
+        check_scores("emissions", emissions, 3)
+        if transitions is None:
+            raise ValueError("transitions must be a tensor of shape [L, L] or [B, L, L]")
+        batch, n_max, n_labels = emissions.shape
+        self.lengths = check_lengths(lengths, batch, n_max).to(emissions.device)
+        self.mask = sequence_mask(self.lengths, n_max)
+        self.emissions = clamp_neg(emissions.masked_fill(~self.mask[..., None], 0.0))
+        self.transitions = clamp_neg(
+            broadcast_param("transitions", transitions, (batch, n_labels, n_labels), emissions)
+        )
+        self.start = clamp_neg(broadcast_param("start", start, (batch, n_labels), emissions))
+        self.end = clamp_neg(broadcast_param("end", end, (batch, n_labels), emissions))
+
+    @property
+    def n_labels(self) -> int:
+        return self.emissions.shape[-1]
+
+    @cached_property
+    def _alphas(self) -> Tensor:
+        """`[B, N, L]` log-sum of the prefix scores ending in each label; at
+        padding the last real value is carried along."""
+        alpha = self.start + self.emissions[:, 0]
+        alphas = [alpha]
+        for i in range(1, self.emissions.shape[1]):
+            step = torch.logsumexp(alpha[:, :, None] + self.transitions, dim=1)
+            alpha = torch.where(self.mask[:, i, None], step + self.emissions[:, i], alpha)
+            alphas.append(alpha)
+        return torch.stack(alphas, dim=1)
+
+    @cached_property
+    def _betas(self) -> Tensor:
+        """`[B, N, L]` log-sum of the suffix scores after each label (including
+        the end score); `end` at the last real position and at padding."""
+        beta = self.end
+        betas = [beta]
+        for i in range(self.emissions.shape[1] - 2, -1, -1):
+            nxt = (self.emissions[:, i + 1] + beta)[:, None, :]
+            step = torch.logsumexp(self.transitions + nxt, dim=2)
+            beta = torch.where(self.mask[:, i + 1, None], step, self.end)
+            betas.append(beta)
+        return torch.stack(betas[::-1], dim=1)
+
+    @cached_property
+    def log_partition(self) -> Tensor:
+        """`[B]` log Z by the forward algorithm."""
+        log_z = torch.logsumexp(self._alphas[:, -1] + self.end, dim=-1)
+        return check_finite_result("log_partition", log_z)
+
+    @cached_property
+    def marginals(self) -> Tensor:
+        """`[B, N, L]` P(y_i = l), by forward-backward."""
+        log_marg = self._alphas + self._betas - self.log_partition[:, None, None]
+        return log_marg.exp().clamp(max=1.0) * self.mask[..., None]
+
+    @cached_property
+    def pair_marginals(self) -> Tensor:
+        """`[B, N-1, L, L]` P(y_i = a, y_{i+1} = c)."""
+        after = (self.emissions[:, 1:] + self._betas[:, 1:])[:, :, None, :]
+        log_marg = (
+            self._alphas[:, :-1, :, None]
+            + self.transitions[:, None]
+            + after
+            - self.log_partition[:, None, None, None]
+        )
+        return log_marg.exp().clamp(max=1.0) * self.mask[:, 1:, None, None]
+
+    @cached_property
+    def argmax(self) -> Tensor:
+        """`[B, N]` the Viterbi label sequence, -1 at padding."""
+        best = self.start + self.emissions[:, 0]
+        pointers = []
+        for i in range(1, self.emissions.shape[1]):
+            step, pointer = (best[:, :, None] + self.transitions).max(dim=1)
+            best = torch.where(self.mask[:, i, None], step + self.emissions[:, i], best)
+            pointers.append(pointer)
+        last_label = (best + self.end).argmax(dim=-1)
+        last_index = self.lengths - 1
+        tags = torch.full_like(self.mask, -1, dtype=torch.long)
+        current = last_label
+        for i in range(self.emissions.shape[1] - 1, 0, -1):
+            current = torch.where(last_index == i, last_label, current)
+            real = i <= last_index
+            tags[:, i] = torch.where(real, current, -1)
+            previous = pointers[i - 1].gather(1, current[:, None]).squeeze(1)
+            current = torch.where(real, previous, current)
+        tags[:, 0] = torch.where(last_index == 0, last_label, current)
+        return tags
+
+    def score(self, tags: Tensor) -> Tensor:
+        """`[B]` score of `tags [B, N]` (values at padding ignored)."""
+        tags = check_labels("tags", tags, self.mask.shape, self.n_labels, self.mask)
+        emitted = self.emissions.gather(2, tags[..., None]).squeeze(-1)
+        total = (emitted * self.mask).sum(-1)
+        pair_index = tags[:, :-1] * self.n_labels + tags[:, 1:]
+        moved = self.transitions.flatten(1).gather(1, pair_index)
+        total = total + (moved * self.mask[:, 1:]).sum(-1)
+        last = tags.gather(1, (self.lengths - 1)[:, None]).squeeze(1)
+        total = total + self.start.gather(1, tags[:, :1]).squeeze(1)
+        return total + self.end.gather(1, last[:, None]).squeeze(1)
+
+    def expected_score(self, dist: StructuredDistribution) -> Tensor:
+        """`[B]` E_dist[score]: needs `dist.marginals [B, N, L]` and
+        `dist.pair_marginals [B, N-1, L, L]` over this CRF's labels."""
+        unary, pair = dist.marginals, dist.pair_marginals
+        if unary.shape != self.emissions.shape or pair.shape[1:] != (
+            self.emissions.shape[1] - 1,
+            self.n_labels,
+            self.n_labels,
+        ):
+            raise ValueError(
+                f"marginals of shape {tuple(unary.shape)} and {tuple(pair.shape)} do not "
+                f"match a CRF over emissions of shape {tuple(self.emissions.shape)}"
+            )
+        total = weighted_sum(unary, self.emissions, (1, 2))
+        total = total + weighted_sum(pair, self.transitions[:, None], (1, 2, 3))
+        last = unary.gather(1, (self.lengths - 1)[:, None, None].expand(-1, 1, self.n_labels))
+        total = total + weighted_sum(unary[:, 0], self.start, (1,))
+        return total + weighted_sum(last[:, 0], self.end, (1,))
