@@ -57,7 +57,8 @@ class DependencyCRF(ArcFactored):
         if not self.projective:
             return mst(self.arc_scores, self.lengths, self.single_root)
         arcs = grad_of(
-            lambda s: eisner(s, self.lengths, self.single_root, max_reduce), self.arc_scores
+            lambda s: eisner(s, self.lengths, self.single_root, max_reduce),
+            self.arc_scores.detach(),
         )
         heads = arcs.argmax(dim=1)
         return heads.masked_fill(~self.word_mask, -1)

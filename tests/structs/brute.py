@@ -325,6 +325,21 @@ def catalan_like_counts(n: int, projective: bool, single_root: bool) -> int:
     return comb(3 * n, n) // (2 * n + 1)
 
 
+def garbage_in_ignored_arcs(arc, lengths, gen, value=1e3):
+    """Overwrite diagonal, column 0 and padded rows/columns with noise of size ``value``."""
+    out = arc.clone()
+    N = arc.shape[-1] - 1
+    for b, n in enumerate(lengths.tolist()):
+        noise = rand_scores(gen, N + 1, N + 1, scale=value)
+        mask = torch.zeros(N + 1, N + 1, dtype=torch.bool)
+        mask[:, 0] = True
+        mask[torch.arange(N + 1), torch.arange(N + 1)] = True
+        mask[n + 1 :, :] = True
+        mask[:, n + 1 :] = True
+        out[b][mask] = noise[mask]
+    return out
+
+
 # --------------------------------------------------------------------------
 # Semi-Markov segmentations and tag schemes
 # --------------------------------------------------------------------------
