@@ -40,6 +40,10 @@ class StructuredDistribution:
         from `dist`'s marginals over this distribution's sub-structures."""
         raise NotImplementedError
 
+    def tempered(self, temperature: float) -> StructuredDistribution:
+        """The same kind of distribution with every score divided by `temperature`."""
+        raise NotImplementedError
+
     def log_prob(self, structure: Tensor) -> Tensor:
         """`[B]` log P(structure)."""
         return self.score(structure) - self.log_partition

@@ -34,6 +34,11 @@ class DependencyCRF(ArcFactored):
         self.projective = projective
         self.single_root = single_root
 
+    def tempered(self, temperature: float) -> DependencyCRF:
+        return DependencyCRF(
+            self.arc_scores / float(temperature), self.lengths, self.projective, self.single_root
+        )
+
     def _log_partition_of(self, arc_scores: Tensor) -> Tensor:
         if self.projective:
             return eisner(arc_scores, self.lengths, self.single_root, logsumexp_reduce)

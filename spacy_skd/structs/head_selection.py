@@ -25,6 +25,9 @@ class HeadSelection(ArcFactored):
         super().__init__(arc_scores, lengths)
         self.single_root = single_root
 
+    def tempered(self, temperature: float) -> HeadSelection:
+        return HeadSelection(self.arc_scores / float(temperature), self.lengths, self.single_root)
+
     @cached_property
     def log_partition(self) -> Tensor:
         """`[B]` sum over words of logsumexp over their possible heads."""

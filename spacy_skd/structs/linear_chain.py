@@ -59,6 +59,12 @@ class LinearChainCRF(StructuredDistribution):
     def n_labels(self) -> int:
         return self.emissions.shape[-1]
 
+    def tempered(self, temperature: float) -> LinearChainCRF:
+        t = float(temperature)
+        return LinearChainCRF(
+            self.emissions / t, self.transitions / t, self.lengths, self.start / t, self.end / t
+        )
+
     @cached_property
     def _alphas(self) -> Tensor:
         """`[B, N, L]` log-sum of the prefix scores ending in each label; at

@@ -10,6 +10,9 @@ from torch import Tensor
 
 from .utils import NEG
 
+# Scores below this are forbidden arcs (NEG, possibly divided by a temperature).
+FORBIDDEN = NEG * 1e-10
+
 
 def _find_cycle(heads: numpy.ndarray) -> Optional[list]:
     """A cycle in the head graph (`heads[0]` is ignored), or None."""
@@ -82,7 +85,7 @@ def mst(arc_scores: Tensor, lengths: Tensor, single_root: bool = True) -> Tensor
     for b, n in enumerate(lengths.tolist()):
         sent = scores[b, : n + 1, : n + 1].copy()
         if single_root and n > 1:
-            allowed = sent[sent > NEG / 2]
+            allowed = sent[sent > FORBIDDEN]
             spread = allowed.max() - allowed.min() if allowed.size else 0.0
             sent[0, 1:] -= 1.0 + 2.0 * n * spread
         heads[b, : n + 1] = chu_liu_edmonds(sent)

@@ -94,6 +94,10 @@ class SemiMarkovCRF(StructuredDistribution):
         # segmentation of the real tokens, so Z and the marginals are unchanged.
         self.outside = clamp_neg(outside).masked_fill(~self.mask, 0.0)
 
+    def tempered(self, temperature: float) -> SemiMarkovCRF:
+        t = float(temperature)
+        return SemiMarkovCRF(self.span_scores / t, self.lengths, self.outside / t, self.scheme)
+
     @property
     def n_tags(self) -> int:
         return 1 + len(self.types) * self.span_scores.shape[-1]

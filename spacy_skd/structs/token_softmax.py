@@ -37,6 +37,9 @@ class TokenSoftmax(StructuredDistribution):
     def n_labels(self) -> int:
         return self.logits.shape[-1]
 
+    def tempered(self, temperature: float) -> TokenSoftmax:
+        return TokenSoftmax(self.logits / float(temperature), self.lengths)
+
     @cached_property
     def log_partition(self) -> Tensor:
         """`[B]` sum over real tokens of logsumexp(logits_i)."""

@@ -1,0 +1,134 @@
+"""Local sub-structure matching (Lin et al. 2022, "efficient sub-structured KD"):
+teacher and student are matched on every local sub-structure directly, with no
+dynamic programming.
+
+What is matched, per real token:
+- softmax tagger: the label distribution softmax(logits_i);
+- CRF: for each previous label y', the next-label distribution
+  softmax_y(e_i(y) + t(y', y)), averaged over the L previous labels (at i = 0:
+  softmax_y(start(y) + e_0(y))); the end scores are not matched. A softmax
+  teacher's distribution is the target for every y';
+- parser: for each dependent d, the head distribution softmax_h(s(h, d)).
+`local_kd_loss` compares distributions (KL(teacher || student));
+`local_scores_loss` compares the raw scores those distributions normalise (MSE),
+with arc scores centred per dependent because only their differences matter.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from ..structs import LinearChainCRF, StructuredDistribution, TokenSoftmax
+from ..structs.arcs import ArcFactored
+from .utils import check_same_shape, check_temperature, per_token
+
+SEQUENCES = (LinearChainCRF, TokenSoftmax)
+
+
+def _local_scores(dist: StructuredDistribution) -> tuple:
+    """Unnormalised local scores and the mask of their real entries: sequences
+    `[B, N, L', L]` (L' previous labels: 1 for a softmax tagger), masked `[B, N, 1, 1]`;
+    trees `[B, N+1, N+1]` (head first), masked by the real arcs."""
+    if isinstance(dist, TokenSoftmax):
+        return dist.logits[:, :, None, :], dist.mask[:, :, None, None]
+    if isinstance(dist, LinearChainCRF):
+        first = (dist.start + dist.emissions[:, 0])[:, None, None, :]
+        first = first.expand(-1, -1, dist.n_labels, -1)
+        rest = dist.emissions[:, 1:, None, :] + dist.transitions[:, None]
+        return torch.cat([first, rest], dim=1), dist.mask[:, :, None, None]
+    if isinstance(dist, ArcFactored):
+        return dist.arc_scores, dist.arc_mask
+    raise ValueError(f"local matching is not defined for a {type(dist).__name__}")
+
+
+def _check_local_pair(student: StructuredDistribution, teacher: StructuredDistribution) -> None:
+    trees = isinstance(student, ArcFactored) and isinstance(teacher, ArcFactored)
+    crf_to_softmax = isinstance(teacher, LinearChainCRF) and isinstance(student, TokenSoftmax)
+    sequences = isinstance(student, SEQUENCES) and isinstance(teacher, SEQUENCES)
+    if not (trees or (sequences and not crf_to_softmax)):
+        raise ValueError(
+            f"local matching from a {type(teacher).__name__} teacher to a "
+            f"{type(student).__name__} student is not supported; supported: "
+            "TokenSoftmax -> TokenSoftmax or LinearChainCRF, LinearChainCRF -> "
+            "LinearChainCRF, DependencyCRF/HeadSelection -> DependencyCRF/HeadSelection "
+            "(a CRF teacher's per-token distribution needs forward-backward: use "
+            "structural KD for CRF -> softmax)"
+        )
+    if not torch.equal(student.lengths, teacher.lengths.to(student.lengths.device)):
+        raise ValueError("student and teacher lengths differ")
+
+
+def local_kd_loss(
+    student: StructuredDistribution, teacher: StructuredDistribution, temperature: float = 1.0
+) -> Tensor:
+    """T^2 * sum over real tokens of the KL(teacher || student) between their local
+    distributions (see the module docstring), over the number of real tokens;
+    scores divided by T. Gradients reach the student only."""
+    _check_local_pair(student, teacher)
+    temperature = check_temperature(temperature)
+    student_scores, mask = _local_scores(student)
+    teacher_scores = _local_scores(teacher)[0].detach()
+    # Head distributions normalise over dim 1 (heads), label ones over the last.
+    dim = 1 if isinstance(student, ArcFactored) else -1
+    student_log_p = (student_scores / temperature).log_softmax(dim)
+    teacher_log_p = (teacher_scores / temperature).log_softmax(dim)
+    teacher_p = teacher_log_p.exp()
+    pointwise = torch.where(
+        teacher_p > 0, teacher_p * (teacher_log_p - student_log_p), teacher_p.new_zeros(())
+    )
+    if isinstance(student, ArcFactored):
+        total = (pointwise * mask).sum()
+    else:
+        # Sum over labels, mean over the previous label (1 for a softmax student).
+        total = (pointwise.sum(-1).mean(-1) * mask[..., 0, 0]).sum()
+    return temperature**2 * per_token(total, student.lengths.sum())
+
+
+def _centred(arc_scores: Tensor, arc_mask: Tensor) -> Tensor:
+    heads = arc_mask.sum(dim=1, keepdim=True).clamp(min=1)
+    mean = (arc_scores * arc_mask).sum(dim=1, keepdim=True) / heads
+    return (arc_scores - mean) * arc_mask
+
+
+def local_scores_loss(
+    student: StructuredDistribution,
+    teacher: StructuredDistribution,
+    temperature: float = 1.0,
+    with_transitions: bool = True,
+) -> Tensor:
+    """Lin et al.'s score matching: per real token, the mean squared difference of
+    the local scores, summed and divided by the number of real tokens.
+
+    CRF -> CRF: e_i(y) + t(y', y) over all (y', y) (`with_transitions`, their
+    `struct_with_trans`), or e_i(y) alone (`struct_wo_trans`); trees: arc scores
+    centred per dependent, mean over its possible heads. Scores are divided by T
+    and the loss multiplied by T^2, so T cancels for this loss.
+    """
+    trees = isinstance(student, ArcFactored) and isinstance(teacher, ArcFactored)
+    crfs = isinstance(student, LinearChainCRF) and isinstance(teacher, LinearChainCRF)
+    if not (trees or crfs):
+        raise ValueError(
+            f"local_scores matching from a {type(teacher).__name__} teacher to a "
+            f"{type(student).__name__} student is not supported: it needs two "
+            "LinearChainCRFs or two tree distributions (raw scores of the same parts)"
+        )
+    _check_local_pair(student, teacher)
+    temperature = check_temperature(temperature)
+    if trees:
+        mask = student.arc_mask
+        diff = _centred(student.arc_scores, mask) - _centred(teacher.arc_scores.detach(), mask)
+        per_word = ((diff / temperature) ** 2 * mask).sum(1) / mask.sum(1).clamp(min=1)
+        total = per_word.sum()
+    else:
+        if with_transitions:
+            student_scores, mask = _local_scores(student)
+            teacher_scores = _local_scores(teacher)[0].detach()
+        else:
+            student_scores, mask = student.emissions, student.mask[..., None]
+            teacher_scores = teacher.emissions.detach()
+        check_same_shape("student scores", student_scores, "teacher scores", teacher_scores)
+        squared = ((student_scores - teacher_scores) / temperature) ** 2
+        per_tok = squared.flatten(2).mean(-1)
+        total = (per_tok * mask.flatten(2)[..., 0]).sum()
+    return temperature**2 * per_token(total, student.lengths.sum())
