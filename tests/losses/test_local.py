@@ -1,0 +1,121 @@
+"""Local matching against a literal loop over the matched sub-structures."""
+
+import pytest
+import torch
+
+from spacy_skd.losses import local_kd_loss, local_scores_loss
+from spacy_skd.structs import DependencyCRF, HeadSelection, LinearChainCRF, TokenSoftmax
+
+F64 = torch.float64
+LENGTHS = torch.tensor([4, 1, 3])
+
+
+def rand(gen, *shape):
+    return torch.randn(*shape, generator=gen, dtype=F64) * 2
+
+
+def crf(gen, n_labels=3):
+    return LinearChainCRF(
+        rand(gen, 3, 4, n_labels),
+        rand(gen, n_labels, n_labels),
+        LENGTHS,
+        rand(gen, n_labels),
+        rand(gen, n_labels),
+    )
+
+
+def kl(p_logits, q_logits):
+    p = p_logits.log_softmax(-1)
+    return (p.exp() * (p - q_logits.log_softmax(-1))).sum()
+
+
+def crf_local_rows(dist, b, i):
+    """[L', L] next-label scores at token i of sentence b."""
+    if i == 0:
+        return (dist.start[b] + dist.emissions[b, 0])[None]
+    return dist.emissions[b, i][None, :] + dist.transitions[b]
+
+
+@pytest.mark.parametrize("temperature", [1.0, 2.0])
+def test_crf_local_kl_is_the_mean_over_previous_labels(temperature):
+    gen = torch.Generator().manual_seed(0)
+    student, teacher = crf(gen), crf(gen)
+    total = 0.0
+    for b, n in enumerate(LENGTHS.tolist()):
+        for i in range(n):
+            s_rows = crf_local_rows(student, b, i) / temperature
+            t_rows = crf_local_rows(teacher, b, i) / temperature
+            total += sum(kl(t, s) for t, s in zip(t_rows, s_rows)) / s_rows.shape[0]
+    expected = temperature**2 * total / LENGTHS.sum()
+    torch.testing.assert_close(local_kd_loss(student, teacher, temperature), expected)
+
+
+def test_softmax_teacher_is_the_target_for_every_previous_label():
+    gen = torch.Generator().manual_seed(1)
+    student = crf(gen)
+    teacher = TokenSoftmax(rand(gen, 3, 4, 3), LENGTHS)
+    total = 0.0
+    for b, n in enumerate(LENGTHS.tolist()):
+        for i in range(n):
+            rows = crf_local_rows(student, b, i)
+            total += sum(kl(teacher.logits[b, i], row) for row in rows) / rows.shape[0]
+    torch.testing.assert_close(local_kd_loss(student, teacher), total / LENGTHS.sum())
+
+
+def test_softmax_to_softmax_is_token_kl():
+    gen = torch.Generator().manual_seed(2)
+    s, t = rand(gen, 3, 4, 5), rand(gen, 3, 4, 5)
+    total = sum(kl(t[b, i], s[b, i]) for b, n in enumerate(LENGTHS.tolist()) for i in range(n))
+    loss = local_kd_loss(TokenSoftmax(s, LENGTHS), TokenSoftmax(t, LENGTHS))
+    torch.testing.assert_close(loss, total / LENGTHS.sum())
+
+
+@pytest.mark.parametrize("student_cls", [DependencyCRF, HeadSelection])
+@pytest.mark.parametrize("teacher_cls", [DependencyCRF, HeadSelection])
+def test_tree_local_kl_is_per_dependent_head_kl(student_cls, teacher_cls):
+    gen = torch.Generator().manual_seed(3)
+    s, t = rand(gen, 3, 5, 5), rand(gen, 3, 5, 5)
+    total = 0.0
+    for b, n in enumerate(LENGTHS.tolist()):
+        for d in range(1, n + 1):
+            heads = [h for h in range(n + 1) if h != d]
+            total += kl(t[b, heads, d], s[b, heads, d])
+    loss = local_kd_loss(student_cls(s, LENGTHS), teacher_cls(t, LENGTHS))
+    torch.testing.assert_close(loss, total / LENGTHS.sum())
+
+
+@pytest.mark.parametrize("with_transitions", [True, False])
+def test_crf_local_scores_is_lin_et_al_mse(with_transitions):
+    gen = torch.Generator().manual_seed(4)
+    student, teacher = crf(gen), crf(gen)
+    total = 0.0
+    for b, n in enumerate(LENGTHS.tolist()):
+        for i in range(n):
+            if with_transitions:
+                diff = crf_local_rows(student, b, i) - crf_local_rows(teacher, b, i)
+            else:
+                diff = student.emissions[b, i] - teacher.emissions[b, i]
+            total += (diff**2).mean()
+    loss = local_scores_loss(student, teacher, temperature=3.0, with_transitions=with_transitions)
+    torch.testing.assert_close(loss, total / LENGTHS.sum())
+
+
+def test_tree_local_scores_ignore_a_shift_per_dependent():
+    gen = torch.Generator().manual_seed(5)
+    t = rand(gen, 3, 5, 5)
+    shifted = t + rand(gen, 3, 1, 5)
+    same = local_scores_loss(DependencyCRF(shifted, LENGTHS), DependencyCRF(t, LENGTHS))
+    torch.testing.assert_close(same, torch.zeros((), dtype=F64))
+    other = local_scores_loss(DependencyCRF(rand(gen, 3, 5, 5), LENGTHS), DependencyCRF(t, LENGTHS))
+    assert other > 0.1
+
+
+def test_unsupported_pairs_are_refused_with_both_names():
+    gen = torch.Generator().manual_seed(6)
+    softmax = TokenSoftmax(rand(gen, 3, 4, 3), LENGTHS)
+    with pytest.raises(ValueError, match="LinearChainCRF teacher to a TokenSoftmax student"):
+        local_kd_loss(softmax, crf(gen))
+    with pytest.raises(ValueError, match="TokenSoftmax teacher to a LinearChainCRF student"):
+        local_scores_loss(crf(gen), softmax)
+    with pytest.raises(ValueError, match="DependencyCRF teacher to a LinearChainCRF student"):
+        local_kd_loss(crf(gen), DependencyCRF(rand(gen, 3, 5, 5), LENGTHS))
