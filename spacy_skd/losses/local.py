@@ -10,6 +10,13 @@ What is matched, per real token:
   teacher's distribution is the target for every y';
 - parser: for each dependent d, the head distribution softmax_h(s(h, d)).
 `local_kd_loss` compares distributions (KL(teacher || student));
+for CRFs, `normalise="per_position"` instead normalises jointly over the
+(previous label, label) pairs of each position (a softmax teacher's pair
+distribution is the product of its two token distributions). The default
+per-previous-label form (INTERFACES.md section 3) cannot identify a CRF: adding
+any bias a(y') to the transitions out of y' leaves every row's softmax unchanged
+but changes the CRF's distribution (the demo measures the effect); the
+per-position form is blind only to a constant per position, which cancels in Z.
 `local_scores_loss` compares the raw scores those distributions normalise (MSE),
 with arc scores centred per dependent because only their differences matter.
 """
@@ -59,16 +66,40 @@ def _check_local_pair(student: StructuredDistribution, teacher: StructuredDistri
         raise ValueError("student and teacher lengths differ")
 
 
+NORMALISE = ("per_previous", "per_position")
+
+
+def _pair_scores(dist: TokenSoftmax) -> Tensor:
+    """`[B, N, L, L]` a softmax tagger's log-scores of (y_{i-1}, y_i) pairs: the sum
+    of its two token log-probabilities (token 0 alone, repeated over y')."""
+    log_p = dist.logits.log_softmax(-1)
+    previous = torch.cat([torch.zeros_like(log_p[:, :1]), log_p[:, :-1]], dim=1)
+    return previous[..., :, None] + log_p[..., None, :]
+
+
 def local_kd_loss(
-    student: StructuredDistribution, teacher: StructuredDistribution, temperature: float = 1.0
+    student: StructuredDistribution,
+    teacher: StructuredDistribution,
+    temperature: float = 1.0,
+    normalise: str = "per_previous",
 ) -> Tensor:
     """T^2 * sum over real tokens of the KL(teacher || student) between their local
     distributions (see the module docstring), over the number of real tokens;
-    scores divided by T. Gradients reach the student only."""
+    scores divided by T. Gradients reach the student only. `normalise` applies
+    to CRF students: "per_previous" (a distribution over y for each (i, y'),
+    averaged over y') or "per_position" (one distribution over (y', y) per i)."""
+    if normalise not in NORMALISE:
+        raise ValueError(f"normalise must be one of {NORMALISE}, got {normalise!r}")
     _check_local_pair(student, teacher)
     temperature = check_temperature(temperature)
     student_scores, mask = _local_scores(student)
     teacher_scores = _local_scores(teacher)[0].detach()
+    if normalise == "per_position" and isinstance(student, LinearChainCRF):
+        if isinstance(teacher, TokenSoftmax):
+            teacher_scores = _pair_scores(teacher).detach()
+        # Token 0 has no previous label: its rows repeat, which leaves its KL as is.
+        student_scores, teacher_scores = student_scores.flatten(2), teacher_scores.flatten(2)
+        mask = mask.flatten(2)
     # Head distributions normalise over dim 1 (heads), label ones over the last.
     dim = 1 if isinstance(student, ArcFactored) else -1
     student_log_p = (student_scores / temperature).log_softmax(dim)
@@ -79,6 +110,8 @@ def local_kd_loss(
     )
     if isinstance(student, ArcFactored):
         total = (pointwise * mask).sum()
+    elif pointwise.dim() == 3:
+        total = (pointwise.sum(-1) * mask[..., 0]).sum()
     else:
         # Sum over labels, mean over the previous label (1 for a softmax student).
         total = (pointwise.sum(-1).mean(-1) * mask[..., 0, 0]).sum()

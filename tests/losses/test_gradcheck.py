@@ -1,5 +1,7 @@
 """torch.autograd.gradcheck of every loss with respect to the student's scores."""
 
+import functools
+
 import pytest
 import torch
 
@@ -81,7 +83,8 @@ def test_tree_losses(student):
 def test_local_sequence_losses():
     teacher = TEACHERS["crf"]()
     emissions, transitions = rand(11, 3, 3, 4, grad=True), rand(12, 4, 4, grad=True)
-    for loss in (local_kd_loss, local_scores_loss):
+    per_position = functools.partial(local_kd_loss, normalise="per_position")
+    for loss in (local_kd_loss, per_position, local_scores_loss):
         assert torch.autograd.gradcheck(
             lambda e, t: loss(crf_from(e, t), teacher, 2.0), (emissions, transitions)
         )

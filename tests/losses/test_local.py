@@ -119,3 +119,53 @@ def test_unsupported_pairs_are_refused_with_both_names():
         local_scores_loss(crf(gen), softmax)
     with pytest.raises(ValueError, match="DependencyCRF teacher to a LinearChainCRF student"):
         local_kd_loss(crf(gen), DependencyCRF(rand(gen, 3, 5, 5), LENGTHS))
+
+
+def test_crf_per_position_normalises_over_label_pairs():
+    gen = torch.Generator().manual_seed(7)
+    student, teacher = crf(gen), crf(gen)
+    total = 0.0
+    for b, n in enumerate(LENGTHS.tolist()):
+        for i in range(n):
+            s_rows = crf_local_rows(student, b, i).flatten()
+            t_rows = crf_local_rows(teacher, b, i).flatten()
+            total += kl(t_rows, s_rows)
+    loss = local_kd_loss(student, teacher, normalise="per_position")
+    torch.testing.assert_close(loss, total / LENGTHS.sum())
+
+
+def test_softmax_teacher_per_position_is_the_product_of_token_distributions():
+    gen = torch.Generator().manual_seed(8)
+    student = crf(gen)
+    logits = rand(gen, 3, 4, 3)
+    total = 0.0
+    for b, n in enumerate(LENGTHS.tolist()):
+        for i in range(n):
+            log_p = logits[b, i].log_softmax(-1)
+            target = log_p if i == 0 else (logits[b, i - 1].log_softmax(-1)[:, None] + log_p).flatten()
+            total += kl(target, crf_local_rows(student, b, i).flatten())
+    loss = local_kd_loss(student, TokenSoftmax(logits, LENGTHS), normalise="per_position")
+    torch.testing.assert_close(loss, total / LENGTHS.sum())
+
+
+def test_a_bias_on_transitions_out_of_a_label_fools_only_per_previous():
+    """The documented limit: per_previous cannot see a bias a(y') on the
+    transitions out of y', though it changes the CRF's distribution."""
+    gen = torch.Generator().manual_seed(9)
+    teacher = crf(gen)
+    bias = rand(gen, 3, 1)
+    student = LinearChainCRF(teacher.emissions, teacher.transitions + bias, LENGTHS, teacher.start, teacher.end)
+    zero = torch.zeros((), dtype=F64)
+    torch.testing.assert_close(local_kd_loss(student, teacher), zero)
+    assert local_kd_loss(student, teacher, normalise="per_position") > 1e-3
+    assert (teacher.kl(student) > 1e-3).any()
+    # A constant per position is invisible to both forms and to the CRF itself.
+    shifted = LinearChainCRF(teacher.emissions + rand(gen, 3, 4, 1), teacher.transitions, LENGTHS, teacher.start, teacher.end)
+    torch.testing.assert_close(local_kd_loss(shifted, teacher, normalise="per_position"), zero)
+    torch.testing.assert_close(teacher.kl(shifted), torch.zeros(3, dtype=F64))
+
+
+def test_unknown_normalise_is_refused():
+    gen = torch.Generator().manual_seed(10)
+    with pytest.raises(ValueError, match="normalise"):
+        local_kd_loss(crf(gen), crf(gen), normalise="global")
