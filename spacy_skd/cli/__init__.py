@@ -4,7 +4,9 @@ import typer
 
 from .demo import demo
 
-app = typer.Typer(help="spacy-skd: structural knowledge distillation for spaCy", no_args_is_help=True)
+app = typer.Typer(
+    help="spacy-skd: structural knowledge distillation for spaCy", no_args_is_help=True
+)
 app.command("demo")(demo)
 
 

@@ -117,7 +117,9 @@ def demo(
 ) -> None:
     """Distil a synthetic CRF teacher with every KD method and print the result."""
     torch.set_num_threads(threads)
-    typer.echo(f"Distilling a random CRF teacher into CRF and softmax students ({steps} steps each)")
+    typer.echo(
+        f"Distilling a random CRF teacher into CRF and softmax students ({steps} steps each)"
+    )
     rows = run_demo(steps=steps, seed=seed)
     typer.echo("| student | method | KL(teacher||student)/token | agreement | seconds |")
     typer.echo("|---|---|---|---|---|")

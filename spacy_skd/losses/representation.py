@@ -53,9 +53,7 @@ class HiddenStateLoss(nn.Module):
             else nn.Linear(student_width, teacher_width)
         )
 
-    def forward(
-        self, student: Tensor, teacher: Tensor, lengths: Optional[Tensor] = None
-    ) -> Tensor:
+    def forward(self, student: Tensor, teacher: Tensor, lengths: Optional[Tensor] = None) -> Tensor:
         return hidden_state_loss(self.projection(student), teacher, lengths, self.kind)
 
 

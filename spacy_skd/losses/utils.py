@@ -21,7 +21,9 @@ def token_mask(scores: Tensor, lengths: Optional[Tensor]) -> Tensor:
     return sequence_mask(check_lengths(lengths, batch, n_max).to(scores.device), n_max)
 
 
-def check_same_shape(student_name: str, student: Tensor, teacher_name: str, teacher: Tensor) -> None:
+def check_same_shape(
+    student_name: str, student: Tensor, teacher_name: str, teacher: Tensor
+) -> None:
     if student.shape != teacher.shape:
         raise ValueError(
             f"{student_name} {tuple(student.shape)} and {teacher_name} {tuple(teacher.shape)} "

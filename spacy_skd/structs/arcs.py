@@ -22,7 +22,8 @@ class ArcFactored(StructuredDistribution):
         batch, rows, cols = arc_scores.shape
         if rows != cols or rows < 2:
             raise ValueError(
-                f"arc_scores must have shape [B, N+1, N+1] with N >= 1, got {tuple(arc_scores.shape)}"
+                "arc_scores must have shape [B, N+1, N+1] with N >= 1, "
+                f"got {tuple(arc_scores.shape)}"
             )
         self.lengths = check_lengths(lengths, batch, rows - 1).to(arc_scores.device)
         positions = self.lengths.new_tensor(range(rows))

@@ -59,9 +59,11 @@ def eisner(arc_scores: Tensor, lengths: Tensor, single_root: bool, reduce: Reduc
     for width in range(1, n_nodes):
         n_spans = n_nodes - width
 
-        def split(left: list, right: list) -> Tensor:
-            stacked_left = torch.stack(left, dim=1)[:, :, :n_spans]
-            stacked_right = torch.stack(right, dim=1)[:, :, width : width + n_spans]
+        def split(left: list, right: list, width: int = width) -> Tensor:
+            """Reduce over the split points of every width-`width` span: `left[k]`
+            start-indexed, `right[k]` end-indexed, paired position by position."""
+            stacked_left = torch.stack(left, dim=1)[:, :, : n_nodes - width]
+            stacked_right = torch.stack(right, dim=1)[:, :, width:]
             return reduce(stacked_left + stacked_right, 1)
 
         inner = split(cr_start[:width], cl_end[width - 1 :: -1])

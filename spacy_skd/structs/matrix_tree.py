@@ -6,9 +6,7 @@ import torch
 from torch import Tensor
 
 
-def matrix_tree_log_partition(
-    arc_scores: Tensor, word_mask: Tensor, single_root: bool
-) -> Tensor:
+def matrix_tree_log_partition(arc_scores: Tensor, word_mask: Tensor, single_root: bool) -> Tensor:
     """`[B]` log-sum over all non-projective trees (Koo et al. 2007), in float64.
 
     arc_scores: `[B, N+1, N+1]` `[head, dependent]`, invalid arcs at a very

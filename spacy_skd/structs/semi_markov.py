@@ -89,7 +89,9 @@ class SemiMarkovCRF(StructuredDistribution):
             outside = span_scores.new_zeros(batch, n_max)
         check_scores("outside", outside, 2)
         if outside.shape != (batch, n_max):
-            raise ValueError(f"outside must have shape {(batch, n_max)}, got {tuple(outside.shape)}")
+            raise ValueError(
+                f"outside must have shape {(batch, n_max)}, got {tuple(outside.shape)}"
+            )
         # Padding tokens are outside with score 0: the one way to complete a
         # segmentation of the real tokens, so Z and the marginals are unchanged.
         self.outside = clamp_neg(outside).masked_fill(~self.mask, 0.0)
@@ -222,11 +224,14 @@ class SemiMarkovCRF(StructuredDistribution):
         """`[B, N-1, T, T]` P(tag_i = a, tag_{i+1} = c)."""
         ending, starting = self._boundary_tags()
         across = (
-            ending[:, :-1, :, None] + starting[:, 1:, None, :] - self.log_partition[:, None, None, None]
+            ending[:, :-1, :, None]
+            + starting[:, 1:, None, :]
+            - self.log_partition[:, None, None, None]
         ).exp()
         n_types = len(self.types)
-        inside = self.span_scores.new_zeros(self.span_scores.shape[:2] + (
-            self.span_scores.shape[-1], n_types, n_types))
+        inside = self.span_scores.new_zeros(
+            self.span_scores.shape[:2] + (self.span_scores.shape[-1], n_types, n_types)
+        )
         for k in range(1, self.span_scores.shape[2]):
             for offset in range(k):
                 first = self.types.index(_token_type(self.scheme, offset, k + 1))
@@ -258,7 +263,11 @@ class SemiMarkovCRF(StructuredDistribution):
 
     def _segments(self, tags: Tensor) -> tuple:
         """0/1 span `[B, N, K, E]` and outside `[B, N]` indicators encoded by `tags`."""
-        if not isinstance(tags, Tensor) or tags.is_floating_point() or tags.shape != self.mask.shape:
+        if (
+            not isinstance(tags, Tensor)
+            or tags.is_floating_point()
+            or tags.shape != self.mask.shape
+        ):
             raise ValueError(f"tags must be an integer tensor of shape {tuple(self.mask.shape)}")
         spans = torch.zeros_like(self.span_scores)
         outside = torch.zeros_like(self.outside)
@@ -272,13 +281,19 @@ class SemiMarkovCRF(StructuredDistribution):
                     i += 1
                     continue
                 if not 0 < row[i] < self.n_tags:
-                    raise ValueError(f"tags[{b}, {i}] = {row[i]} is not a tag index of {self.scheme}")
+                    raise ValueError(
+                        f"tags[{b}, {i}] = {row[i]} is not a tag index of {self.scheme}"
+                    )
                 entity = (row[i] - 1) // n_types
                 width = 1
-                while i + width < n and row[i + width] != 0 and (
-                    (row[i + width] - 1) // n_types == entity
-                    and self.types[(row[i + width] - 1) % n_types] in ("I", "L")
-                    and self.types[(row[i + width - 1] - 1) % n_types] in ("B", "I")
+                while (
+                    i + width < n
+                    and row[i + width] != 0
+                    and (
+                        (row[i + width] - 1) // n_types == entity
+                        and self.types[(row[i + width] - 1) % n_types] in ("I", "L")
+                        and self.types[(row[i + width - 1] - 1) % n_types] in ("B", "I")
+                    )
                 ):
                     width += 1
                 expected = [
@@ -301,6 +316,8 @@ class SemiMarkovCRF(StructuredDistribution):
     def expected_score(self, dist: StructuredDistribution) -> Tensor:
         """`[B]` E_dist[score]; `dist` a SemiMarkovCRF of the same shape."""
         if not isinstance(dist, SemiMarkovCRF) or dist.span_scores.shape != self.span_scores.shape:
-            raise ValueError("expected_score of a SemiMarkovCRF needs a SemiMarkovCRF of the same shape")
+            raise ValueError(
+                "expected_score of a SemiMarkovCRF needs a SemiMarkovCRF of the same shape"
+            )
         spans = weighted_sum(dist.span_marginals, self.span_scores, (1, 2, 3))
         return spans + (dist.outside_marginals * self.outside).sum(-1)

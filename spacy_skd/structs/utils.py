@@ -39,9 +39,7 @@ def check_lengths(lengths: Tensor, batch_size: int, max_len: int) -> Tensor:
     return lengths.long()
 
 
-def broadcast_param(
-    name: str, param: Optional[Tensor], shape: tuple, like: Tensor
-) -> Tensor:
+def broadcast_param(name: str, param: Optional[Tensor], shape: tuple, like: Tensor) -> Tensor:
     """Check an optional per-label or per-label-pair parameter and expand it to
     `shape` (its leading batch dimension optional); None becomes zeros."""
     if param is None:

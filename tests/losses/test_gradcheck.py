@@ -46,7 +46,10 @@ TEACHERS = {
 def test_structural_sequence_to_crf(teacher):
     target = TEACHERS[teacher]()
     n_labels = 3 if teacher == "span" else 4
-    emissions, transitions = rand(6, 3, 3, n_labels, grad=True), rand(7, n_labels, n_labels, grad=True)
+    emissions, transitions = (
+        rand(6, 3, 3, n_labels, grad=True),
+        rand(7, n_labels, n_labels, grad=True),
+    )
     assert torch.autograd.gradcheck(
         lambda e, t: structural_kd_loss(crf_from(e, t), target, temperature=2.0),
         (emissions, transitions),
@@ -72,35 +75,45 @@ STUDENT_TREES = {
 
 
 @pytest.mark.parametrize("student", list(STUDENT_TREES))
-def test_tree_losses(student):
+@pytest.mark.parametrize("loss", [structural_kd_loss, local_kd_loss, local_scores_loss])
+def test_tree_losses(student, loss):
     teacher = DependencyCRF(rand(9, 3, 4, 4), LENGTHS)
     arcs = rand(10, 3, 4, 4, grad=True)
     build = STUDENT_TREES[student]
-    for loss in (structural_kd_loss, local_kd_loss, local_scores_loss):
-        assert torch.autograd.gradcheck(lambda a: loss(build(a), teacher, 1.5), (arcs,)), loss
+    assert torch.autograd.gradcheck(lambda a: loss(build(a), teacher, 1.5), (arcs,))
 
 
-def test_local_sequence_losses():
+@pytest.mark.parametrize(
+    "loss",
+    [local_kd_loss, functools.partial(local_kd_loss, normalise="per_position"), local_scores_loss],
+)
+def test_local_sequence_losses(loss):
     teacher = TEACHERS["crf"]()
     emissions, transitions = rand(11, 3, 3, 4, grad=True), rand(12, 4, 4, grad=True)
-    per_position = functools.partial(local_kd_loss, normalise="per_position")
-    for loss in (local_kd_loss, per_position, local_scores_loss):
-        assert torch.autograd.gradcheck(
-            lambda e, t: loss(crf_from(e, t), teacher, 2.0), (emissions, transitions)
-        )
+    assert torch.autograd.gradcheck(
+        lambda e, t: loss(crf_from(e, t), teacher, 2.0), (emissions, transitions)
+    )
 
 
-def test_token_and_representation_losses():
+def test_token_loss():
     student = rand(13, 3, 3, 4, grad=True)
     teacher = rand(14, 3, 3, 4)
     assert torch.autograd.gradcheck(lambda s: token_kd_loss(s, teacher, LENGTHS, 2.0), (student,))
-    for kind in ("mse", "cosine"):
-        assert torch.autograd.gradcheck(
-            lambda s: hidden_state_loss(s, teacher, LENGTHS, kind), (student,)
-        )
-    projected = HiddenStateLoss(4, 5).double()
+
+
+@pytest.mark.parametrize("kind", ["mse", "cosine"])
+def test_hidden_state_losses(kind):
+    student = rand(13, 3, 3, 4, grad=True)
+    teacher = rand(14, 3, 3, 4)
+    assert torch.autograd.gradcheck(
+        lambda s: hidden_state_loss(s, teacher, LENGTHS, kind), (student,)
+    )
+    projected = HiddenStateLoss(4, 5, kind).double()
     wide_teacher = rand(15, 3, 3, 5)
     assert torch.autograd.gradcheck(lambda s: projected(s, wide_teacher, LENGTHS), (student,))
+
+
+def test_attention_loss():
     attention = rand(16, 3, 2, 3, 3, grad=True)
     teacher_attention = rand(17, 3, 2, 3, 3).softmax(-1)
     assert torch.autograd.gradcheck(

@@ -142,7 +142,9 @@ def test_softmax_teacher_per_position_is_the_product_of_token_distributions():
     for b, n in enumerate(LENGTHS.tolist()):
         for i in range(n):
             log_p = logits[b, i].log_softmax(-1)
-            target = log_p if i == 0 else (logits[b, i - 1].log_softmax(-1)[:, None] + log_p).flatten()
+            target = (
+                log_p if i == 0 else (logits[b, i - 1].log_softmax(-1)[:, None] + log_p).flatten()
+            )
             total += kl(target, crf_local_rows(student, b, i).flatten())
     loss = local_kd_loss(student, TokenSoftmax(logits, LENGTHS), normalise="per_position")
     torch.testing.assert_close(loss, total / LENGTHS.sum())
@@ -154,13 +156,21 @@ def test_a_bias_on_transitions_out_of_a_label_fools_only_per_previous():
     gen = torch.Generator().manual_seed(9)
     teacher = crf(gen)
     bias = rand(gen, 3, 1)
-    student = LinearChainCRF(teacher.emissions, teacher.transitions + bias, LENGTHS, teacher.start, teacher.end)
+    student = LinearChainCRF(
+        teacher.emissions, teacher.transitions + bias, LENGTHS, teacher.start, teacher.end
+    )
     zero = torch.zeros((), dtype=F64)
     torch.testing.assert_close(local_kd_loss(student, teacher), zero)
     assert local_kd_loss(student, teacher, normalise="per_position") > 1e-3
     assert (teacher.kl(student) > 1e-3).any()
     # A constant per position is invisible to both forms and to the CRF itself.
-    shifted = LinearChainCRF(teacher.emissions + rand(gen, 3, 4, 1), teacher.transitions, LENGTHS, teacher.start, teacher.end)
+    shifted = LinearChainCRF(
+        teacher.emissions + rand(gen, 3, 4, 1),
+        teacher.transitions,
+        LENGTHS,
+        teacher.start,
+        teacher.end,
+    )
     torch.testing.assert_close(local_kd_loss(shifted, teacher, normalise="per_position"), zero)
     torch.testing.assert_close(teacher.kl(shifted), torch.zeros(3, dtype=F64))
 

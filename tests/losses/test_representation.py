@@ -15,7 +15,10 @@ def test_mse_and_cosine_per_real_token():
     s, t = rand(0, 2, 4, 6), rand(1, 2, 4, 6)
     rows = [(0, i) for i in range(4)] + [(1, i) for i in range(2)]
     mse = sum(((s[b, i] - t[b, i]) ** 2).mean() for b, i in rows) / 6
-    cos = sum(1 - torch.dot(s[b, i], t[b, i]) / (s[b, i].norm() * t[b, i].norm()) for b, i in rows) / 6
+    cos = (
+        sum(1 - torch.dot(s[b, i], t[b, i]) / (s[b, i].norm() * t[b, i].norm()) for b, i in rows)
+        / 6
+    )
     torch.testing.assert_close(hidden_state_loss(s, t, LENGTHS, "mse"), mse)
     torch.testing.assert_close(hidden_state_loss(s, t, LENGTHS, "cosine"), cos)
 

@@ -19,7 +19,6 @@ from tests.structs.brute import (
     head_selection_enumerations,
     rand_scores,
     semimarkov_enumerations,
-    softmax_enumerations,
     tree_enumerations,
 )
 
@@ -92,7 +91,9 @@ def sequence_log_prob(kind, scores, lengths, temperature):
     "teacher_kind,student_kind",
     [("crf", "crf"), ("crf", "softmax"), ("softmax", "crf"), ("softmax", "softmax")],
 )
-def test_sequence_pairs_equal_enumerated_cross_entropy(seed, temperature, teacher_kind, student_kind):
+def test_sequence_pairs_equal_enumerated_cross_entropy(
+    seed, temperature, teacher_kind, student_kind
+):
     gen = torch.Generator().manual_seed(seed)
     lengths = torch.tensor(LENGTHS)
     teacher_scores = sequence_models(teacher_kind, gen, 3, False)
@@ -191,8 +192,8 @@ def test_tree_pairs_equal_enumerated_cross_entropy(seed, temperature, teacher_sp
 
     expected = exact_loss(teacher_enums, student_log_prob, temperature)
     torch.testing.assert_close(loss, expected, atol=1e-6, rtol=1e-6)
-    got, = torch.autograd.grad(loss, student_arcs)
-    want, = torch.autograd.grad(expected, student_arcs)
+    (got,) = torch.autograd.grad(loss, student_arcs)
+    (want,) = torch.autograd.grad(expected, student_arcs)
     torch.testing.assert_close(got, want, atol=1e-6, rtol=1e-6)
 
 
@@ -229,7 +230,10 @@ def test_teacher_gets_no_gradient():
     "student,teacher",
     [
         (lambda a, s, l: TokenSoftmax(s, l), lambda a, s, l: DependencyCRF(a, l)),
-        (lambda a, s, l: DependencyCRF(a, l), lambda a, s, l: LinearChainCRF(s, s[0, 0, :1].expand(3, 3), l)),
+        (
+            lambda a, s, l: DependencyCRF(a, l),
+            lambda a, s, l: LinearChainCRF(s, s[0, 0, :1].expand(3, 3), l),
+        ),
         (lambda a, s, l: SemiMarkovCRF(s[..., None], l), lambda a, s, l: TokenSoftmax(s, l)),
     ],
 )
@@ -239,7 +243,9 @@ def test_unsupported_pair_names_both_sides(student, teacher):
     arcs = rand_scores(gen, 3, 4, 4)
     seq = rand_scores(gen, 3, 3, 3)
     s, t = student(arcs, seq, lengths), teacher(arcs, seq, lengths)
-    with pytest.raises(ValueError, match=f"{type(t).__name__} teacher to a {type(s).__name__} student"):
+    with pytest.raises(
+        ValueError, match=f"{type(t).__name__} teacher to a {type(s).__name__} student"
+    ):
         structural_kd_loss(s, t)
 
 
@@ -247,6 +253,10 @@ def test_mismatched_lengths_and_temperature_are_refused():
     gen = torch.Generator().manual_seed(6)
     seq = rand_scores(gen, 3, 3, 3)
     with pytest.raises(ValueError, match="lengths"):
-        structural_kd_loss(TokenSoftmax(seq, torch.tensor([3, 1, 2])), TokenSoftmax(seq, torch.tensor([3, 2, 2])))
+        structural_kd_loss(
+            TokenSoftmax(seq, torch.tensor([3, 1, 2])), TokenSoftmax(seq, torch.tensor([3, 2, 2]))
+        )
     with pytest.raises(ValueError, match="temperature"):
-        structural_kd_loss(TokenSoftmax(seq, torch.tensor(LENGTHS)), TokenSoftmax(seq, torch.tensor(LENGTHS)), 0.0)
+        structural_kd_loss(
+            TokenSoftmax(seq, torch.tensor(LENGTHS)), TokenSoftmax(seq, torch.tensor(LENGTHS)), 0.0
+        )
