@@ -1,37 +1,92 @@
-"""Partition function of non-projective dependency trees (matrix-tree theorem)."""
+"""Partition function of non-projective dependency trees (matrix-tree theorem).
+
+Z is the determinant of the graph Laplacian (Koo et al. 2007). It is computed by
+Gaussian elimination in the form of Grassmann, Taksar and Heyman (GTH): the
+Schur complement of a Laplacian is again a Laplacian, so every pivot is a sum
+of non-negative weights and nothing cancels. A plain LU determinant (slogdet)
+loses all precision when the best heads form a cycle, so that every tree must
+use a weak arc and Z is tiny next to the Laplacian's entries.
+"""
 
 from __future__ import annotations
+
+import math
 
 import torch
 from torch import Tensor
 
+from .utils import NEG
+
+# Scores below this are forbidden arcs (NEG, possibly divided by a temperature).
+FORBIDDEN = NEG * 1e-10
+# log of the bound on the relative error of the single-root partition function.
+SINGLE_ROOT_MARGIN = 50.0
+# Past this score range an arc weight exp(-range) nears float64's underflow.
+MAX_SPREAD = 600.0
+
+
+def gth_log_det(weights: Tensor, root: Tensor) -> Tensor:
+    """`[B]` log det of the Laplacian `diag(root + column sums of weights) - weights`.
+
+    weights: `[B, n, n]` non-negative arc weights `[head, dependent]` between the
+    words (zero diagonal); root: `[B, n]` non-negative root-arc weights. The
+    elimination removes one word at a time; its pivot (its root weight plus its
+    incoming weights) is the factor it contributes to Z, and the paths through
+    it are folded into the remaining weights.
+    """
+    log_det = weights.new_zeros(weights.shape[0])
+    while weights.shape[1]:
+        pivot = root[:, 0] + weights[:, :, 0].sum(dim=1)
+        log_det = log_det + pivot.log()
+        onward = weights[:, 0, 1:] / pivot[:, None]
+        weights = weights[:, 1:, 1:] + weights[:, 1:, 0, None] * onward[:, None, :]
+        # A path j -> k -> j is a cycle, not an arc: keep the diagonal at zero.
+        weights = weights * (
+            1.0 - torch.eye(weights.shape[1], dtype=weights.dtype, device=weights.device)
+        )
+        root = root[:, 1:] + root[:, 0, None] * onward
+    return log_det
+
 
 def matrix_tree_log_partition(arc_scores: Tensor, word_mask: Tensor, single_root: bool) -> Tensor:
-    """`[B]` log-sum over all non-projective trees (Koo et al. 2007), in float64.
+    """`[B]` log-sum over all non-projective trees, in float64.
 
-    arc_scores: `[B, N+1, N+1]` `[head, dependent]`, invalid arcs at a very
-    negative finite value; word_mask: `[B, N+1]`, True for words 1..n.
-    Each dependent's column is shifted by its best score first: every tree has
-    one head per word, so log Z shifts by the same sum, and the Laplacian's
-    entries stay in [0, 1], which keeps the determinant well conditioned.
+    arc_scores: `[B, N+1, N+1]` `[head, dependent]`, invalid arcs at NEG;
+    word_mask: `[B, N+1]`, True for words 1..n. Each dependent's column is
+    shifted by its best score first (log Z shifts by the same sum, since every
+    tree has one head per word), so every weight lies in [0, 1].
+
+    Single root: with the root weights scaled by a tiny lambda, Z(lambda) =
+    lambda Z_1 + lambda^2 Z_2 + ... (Z_k: trees with k root children), and
+    Z_k / Z_1 <= (n e^R)^(k-1) for a score range R, so Z(lambda) / lambda is Z_1
+    within a relative e^-50 once lambda = e^-(R + log n + 50).
     """
     scores = arc_scores.double()
     shift = scores.max(dim=1, keepdim=True).values.detach()
     weights = (scores - shift).exp()
-    root = weights[:, 0, 1:]
-    between = weights[:, 1:, 1:]
     words = word_mask[:, 1:]
-    in_degree = between.sum(dim=1)
+    # Padding words: no arcs, root weight 1, so each contributes a pivot of 1.
+    root = torch.where(words, weights[:, 0, 1:], torch.ones_like(weights[:, 0, 1:]))
+    between = weights[:, 1:, 1:] * (words[:, :, None] & words[:, None, :])
+    log_z = (shift[:, 0, 1:] * words).sum(-1)
+    allowed = scores > FORBIDDEN
+    spread = (
+        scores.masked_fill(~allowed, -math.inf).amax(dim=(1, 2))
+        - scores.masked_fill(~allowed, math.inf).amin(dim=(1, 2))
+    ).detach()
+    if (spread > MAX_SPREAD).any():
+        raise ValueError(
+            f"arc_scores span a range of {float(spread.max()):.0f}, beyond the "
+            f"{MAX_SPREAD:.0f} the matrix-tree computation holds in float64; scale them down"
+        )
     if single_root:
-        laplacian = torch.diag_embed(in_degree) - between
-        # Koo et al.: the first word's row holds the root weights instead.
-        laplacian = torch.cat([root[:, None, :], laplacian[:, 1:]], dim=1)
-    else:
-        laplacian = torch.diag_embed(in_degree + root) - between
-    # Padding rows and columns become an identity block: det is unchanged.
-    padding = ~words
-    laplacian = laplacian.masked_fill(padding[:, :, None] | padding[:, None, :], 0.0)
-    laplacian = laplacian + torch.diag_embed(padding.double())
-    sign, log_det = torch.linalg.slogdet(laplacian)
-    log_z = log_det + (shift[:, 0, 1:] * words).sum(-1)
-    return torch.where(sign > 0, log_z, torch.full_like(log_z, float("nan")))
+        log_lambda = -(spread + words.sum(-1).double().log() + SINGLE_ROOT_MARGIN)
+        scaled = weights[:, 0, 1:] * log_lambda.exp()[:, None]
+        if ((scaled == 0) & (weights[:, 0, 1:] > 0) & words).any():
+            raise ValueError(
+                "arc_scores span too wide a range for the single-root partition "
+                "function in float64; scale the scores down"
+            )
+        root = torch.where(words, scaled, root)
+        log_z = log_z - log_lambda
+    return log_z + gth_log_det(between, root)

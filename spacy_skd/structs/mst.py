@@ -8,10 +8,7 @@ import numpy
 import torch
 from torch import Tensor
 
-from .utils import NEG
-
-# Scores below this are forbidden arcs (NEG, possibly divided by a temperature).
-FORBIDDEN = NEG * 1e-10
+from .matrix_tree import FORBIDDEN
 
 
 def _find_cycle(heads: numpy.ndarray) -> Optional[list]:
