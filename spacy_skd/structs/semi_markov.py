@@ -46,6 +46,7 @@ def _shift(values: Tensor, steps: int, dim: int = 1, fill: float = 0.0) -> Tenso
     """Move `values` `steps` places forward along `dim` (1 or 2), filling the front."""
     if steps == 0:
         return values
+    steps = min(steps, values.shape[dim])
     front = values.narrow(dim, 0, values.shape[dim] - steps)
     pad_shape = list(values.shape)
     pad_shape[dim] = steps
