@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import cached_property
 
+import torch
 from torch import Tensor
 
 from .arcs import ArcFactored
@@ -46,15 +47,38 @@ class DependencyCRF(ArcFactored):
         return log_z.to(arc_scores.dtype)
 
     @cached_property
+    def _graph(self) -> tuple:
+        """(scores, log Z) with log Z differentiable in scores: `self.arc_scores`
+        itself when it requires grad, else a detached leaf, so that the marginals
+        reuse the forward pass of the log partition."""
+        scores = self.arc_scores
+        if not (scores.requires_grad and torch.is_grad_enabled()):
+            scores = scores.detach().requires_grad_()
+        with torch.enable_grad():
+            log_z = self._log_partition_of(scores)
+        check_finite_result("log_partition", log_z)
+        return scores, log_z
+
+    @cached_property
     def log_partition(self) -> Tensor:
         """`[B]` log-sum of exp(score) over the trees."""
-        return check_finite_result("log_partition", self._log_partition_of(self.arc_scores))
+        scores, log_z = self._graph
+        return log_z if scores is self.arc_scores else log_z.detach()
 
     @cached_property
     def marginals(self) -> Tensor:
-        """`[B, N+1, N+1]` P(head(d) = h): the gradient of log Z (inside-outside)."""
-        self.log_partition  # noqa: B018 - fail with a clear error before differentiating
-        return self._masked(grad_of(self._log_partition_of, self.arc_scores))
+        """`[B, N+1, N+1]` P(head(d) = h): the gradient of log Z (inside-outside),
+        itself differentiable when the scores require grad."""
+        scores, log_z = self._graph
+        differentiable = scores is self.arc_scores
+        try:
+            (grad,) = torch.autograd.grad(
+                log_z.sum(), scores, create_graph=differentiable, retain_graph=True
+            )
+        except RuntimeError:
+            # The caller already ran backward through log Z and freed its graph.
+            grad = grad_of(self._log_partition_of, self.arc_scores)
+        return self._masked(grad)
 
     @cached_property
     def argmax(self) -> Tensor:

@@ -29,21 +29,19 @@ def gth_log_det(weights: Tensor, root: Tensor) -> Tensor:
     """`[B]` log det of the Laplacian `diag(root + column sums of weights) - weights`.
 
     weights: `[B, n, n]` non-negative arc weights `[head, dependent]` between the
-    words (zero diagonal); root: `[B, n]` non-negative root-arc weights. The
+    words (the diagonal is ignored); root: `[B, n]` non-negative root-arc weights. The
     elimination removes one word at a time; its pivot (its root weight plus its
     incoming weights) is the factor it contributes to Z, and the paths through
     it are folded into the remaining weights.
     """
     log_det = weights.new_zeros(weights.shape[0])
+    # The diagonal is never read (pivots sum the rows below it, `onward` the
+    # columns after it), so the cycles j -> k -> j the folding puts there are harmless.
     while weights.shape[1]:
-        pivot = root[:, 0] + weights[:, :, 0].sum(dim=1)
+        pivot = root[:, 0] + weights[:, 1:, 0].sum(dim=1)
         log_det = log_det + pivot.log()
         onward = weights[:, 0, 1:] / pivot[:, None]
         weights = weights[:, 1:, 1:] + weights[:, 1:, 0, None] * onward[:, None, :]
-        # A path j -> k -> j is a cycle, not an arc: keep the diagonal at zero.
-        weights = weights * (
-            1.0 - torch.eye(weights.shape[1], dtype=weights.dtype, device=weights.device)
-        )
         root = root[:, 1:] + root[:, 0, None] * onward
     return log_det
 
