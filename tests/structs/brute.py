@@ -7,10 +7,11 @@ structure and a (differentiable) tensor with the unnormalised score of each.
 All statistics (log-partition, marginals, entropy, ...) are then computed
 from the explicit list with plain ``logsumexp`` / ``softmax``.
 """
+
 from __future__ import annotations
 
 import itertools
-from functools import lru_cache
+from functools import cache
 
 import torch
 import torch.nn.functional as F
@@ -55,11 +56,11 @@ class Enumerated:
     def entropy(self) -> torch.Tensor:
         return -(self.probs * self.log_probs).sum()
 
-    def cross_entropy(self, other: "Enumerated") -> torch.Tensor:
+    def cross_entropy(self, other: Enumerated) -> torch.Tensor:
         assert torch.equal(self.structs, other.structs)
         return -(self.probs * other.log_probs).sum()
 
-    def kl(self, other: "Enumerated") -> torch.Tensor:
+    def kl(self, other: Enumerated) -> torch.Tensor:
         assert torch.equal(self.structs, other.structs)
         return (self.probs * (self.log_probs - other.log_probs)).sum()
 
@@ -73,7 +74,7 @@ class Enumerated:
 
     def index_of(self, struct) -> int:
         struct = torch.as_tensor(struct, dtype=torch.long, device=self.structs.device)
-        hits = (self.structs == struct.reshape(1, *self.structs.shape[1:]))
+        hits = self.structs == struct.reshape(1, *self.structs.shape[1:])
         hits = hits.reshape(self.size, -1).all(1).nonzero()
         return int(hits[0, 0]) if hits.numel() else -1
 
@@ -102,7 +103,7 @@ def as_lengths(lengths, device="cpu") -> torch.Tensor:
 # --------------------------------------------------------------------------
 # Tag sequences: LinearChainCRF and TokenSoftmax
 # --------------------------------------------------------------------------
-@lru_cache(maxsize=None)
+@cache
 def _tag_sequences(n: int, L: int) -> torch.Tensor:
     rows = list(itertools.product(range(L), repeat=n))
     return torch.tensor(rows, dtype=torch.long).reshape(len(rows), n)
@@ -242,7 +243,7 @@ def in_tree_space(heads, projective: bool, single_root: bool) -> bool:
     return True
 
 
-@lru_cache(maxsize=None)
+@cache
 def _head_vectors(n: int, space) -> torch.Tensor:
     """All head vectors for words 1..n, as LongTensor [S, n] (column d-1 = head of d).
 
@@ -421,7 +422,7 @@ def segmentation_score(span_scores, outside, segments):
     return s
 
 
-@lru_cache(maxsize=None)
+@cache
 def _segmentations(n: int, K: int, E: int, scheme: str):
     """(tags [S, n], span indicator [S, n, K, E] bool, outside indicator [S, n] bool)."""
     segs_all = []
@@ -507,7 +508,7 @@ def check_tree(heads_row, n, projective, single_root):
     if row[0] != -1:
         return f"entry 0 is {row[0]}, expected -1"
     if any(h != -1 for h in row[n + 1 :]):
-        return f"padding {row[n + 1:]} not -1"
+        return f"padding {row[n + 1 :]} not -1"
     heads = row[: n + 1]
     if not is_tree(heads):
         return f"not a tree: {heads}"
@@ -524,8 +525,12 @@ def check_tree(heads_row, n, projective, single_root):
 def assert_close(actual, expected, atol=1e-6, rtol=1e-7, msg=""):
     actual = torch.as_tensor(actual)
     expected = torch.as_tensor(expected)
-    assert actual.shape == expected.shape, f"{msg} shape {tuple(actual.shape)} != {tuple(expected.shape)}"
+    assert actual.shape == expected.shape, (
+        f"{msg} shape {tuple(actual.shape)} != {tuple(expected.shape)}"
+    )
     a = actual.detach().to("cpu", F64)
     e = expected.detach().to("cpu", F64)
     assert torch.isfinite(a).all(), f"{msg} non-finite values:\n{a}"
-    torch.testing.assert_close(a, e, atol=atol, rtol=rtol, msg=lambda m: f"{msg}\n{m}\ngot:\n{a}\nexpected:\n{e}")
+    torch.testing.assert_close(
+        a, e, atol=atol, rtol=rtol, msg=lambda m: f"{msg}\n{m}\ngot:\n{a}\nexpected:\n{e}"
+    )

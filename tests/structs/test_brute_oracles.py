@@ -1,4 +1,5 @@
 """Self-checks of the brute-force oracles (independent of the implementation)."""
+
 import math
 
 import pytest

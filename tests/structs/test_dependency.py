@@ -3,6 +3,7 @@
 The brute force enumerates every head vector and keeps the well-formed trees
 of the configured space (see tests/structs/brute.py).
 """
+
 import itertools
 import math
 
@@ -79,11 +80,14 @@ def test_argmax(case, proj, sr, seed, scale):
         k = e.index_of(am[b, 1 : n + 1])
         assert k >= 0
         assert abs(float(e.scores[k]) - float(e.max_score)) < 1e-6, (
-            f"argmax {am[b].tolist()} scores {float(e.scores[k])}; best {e.best.tolist()} {float(e.max_score)}"
+            f"argmax {am[b].tolist()} scores {float(e.scores[k])}; "
+            f"best {e.best.tolist()} {float(e.max_score)}"
         )
     maxes = brute.stack_stat(enums, "max_score")
     assert_close(dist.score(am), maxes, msg="score(argmax)")
-    assert_close(dist.log_prob(am), maxes - brute.stack_stat(enums, "log_partition"), msg="log_prob(argmax)")
+    assert_close(
+        dist.log_prob(am), maxes - brute.stack_stat(enums, "log_partition"), msg="log_prob(argmax)"
+    )
 
 
 @pytest.mark.parametrize("fill", [-1, "random"])
@@ -150,7 +154,9 @@ def test_all_zero_scores_count_trees(proj, sr, n):
     assert_close(dist.log_partition, torch.tensor([math.log(count)], dtype=F64), msg="log #trees")
     assert_close(dist.entropy, torch.tensor([math.log(count)], dtype=F64), msg="entropy uniform")
     enums = enumerate_(arc, lengths, proj, sr)
-    assert_close(dist.marginals, brute.arc_marginals(enums, N), msg="marginals = arc counts / #trees")
+    assert_close(
+        dist.marginals, brute.arc_marginals(enums, N), msg="marginals = arc counts / #trees"
+    )
 
 
 @pytest.mark.parametrize("proj,sr", CONFIGS, ids=CONFIG_IDS)
@@ -176,7 +182,9 @@ def test_float32_large_scores(proj, sr, seed):
     lz = dist.log_partition
     assert torch.isfinite(lz).all() and torch.isfinite(dist.marginals).all()
     assert torch.isfinite(dist.entropy).all()
-    assert_close(lz, brute.stack_stat(enums, "log_partition"), atol=1e-3, rtol=1e-3, msg="log_partition")
+    assert_close(
+        lz, brute.stack_stat(enums, "log_partition"), atol=1e-3, rtol=1e-3, msg="log_partition"
+    )
     assert_close(dist.marginals, brute.arc_marginals(enums, 4), atol=1e-3, rtol=0, msg="marginals")
     for b, e in enumerate(enums):
         n = case[1][b]
@@ -226,4 +234,42 @@ def test_argmax_respects_space_when_unconstrained_best_differs():
         am = dist.argmax[0]
         assert brute.check_tree(am.tolist(), N, proj, sr) is None, (proj, sr, am.tolist())
         k = e.index_of(am[1:])
-        assert abs(float(e.scores[k]) - float(e.max_score)) < 1e-6, (proj, sr, am.tolist(), e.best.tolist())
+        assert abs(float(e.scores[k]) - float(e.max_score)) < 1e-6, (
+            proj,
+            sr,
+            am.tolist(),
+            e.best.tolist(),
+        )
+
+
+@pytest.mark.parametrize("sr", [True, False])
+def test_weak_root_arcs_strong_word_arcs(sr):
+    """Strong word<->word arcs and weak root arcs (|scores| <= 50, float64).
+
+    In the multi-root Laplacian, det = w01 w02 + w01 w12 + w21 w02 while the
+    products of the diagonal/off-diagonal entries are ~e^76: naive
+    determinants cancel catastrophically.  log Z must still be ~12.
+    """
+    arc = torch.zeros(1, 3, 3, dtype=F64)
+    arc[0, 0, 1], arc[0, 0, 2], arc[0, 1, 2], arc[0, 2, 1] = -30.0, -42.0, 42.0, 34.0
+    lengths = torch.tensor([2])
+    dist = DependencyCRF(arc, lengths, projective=False, single_root=sr)
+    enums = enumerate_(arc, lengths, False, sr)
+    assert_close(dist.log_partition, brute.stack_stat(enums, "log_partition"), msg="log_partition")
+    assert_close(dist.marginals, brute.arc_marginals(enums, 2), msg="marginals")
+    assert_close(dist.entropy, brute.stack_stat(enums, "entropy"), msg="entropy")
+
+
+@pytest.mark.parametrize("proj,sr", CONFIGS, ids=CONFIG_IDS)
+def test_many_sentences_large_scores(proj, sr):
+    """A batch of 48 sentences (n = 1..4) with |scores| <= 50: float64 exactness."""
+    g = torch.Generator().manual_seed(12345)
+    lens = [1 + (i % 4) for i in range(48)]
+    arc = brute.rand_scores(g, len(lens), 5, 5, scale=50.0)
+    lengths = brute.as_lengths(lens)
+    dist = DependencyCRF(arc, lengths, projective=proj, single_root=sr)
+    enums = enumerate_(arc, lengths, proj, sr)
+    assert_close(dist.log_partition, brute.stack_stat(enums, "log_partition"), msg="log_partition")
+    assert_close(dist.marginals, brute.arc_marginals(enums, 4), msg="marginals")
+    assert_close(dist.entropy, brute.stack_stat(enums, "entropy"), msg="entropy")
+    assert_close(dist.score(dist.argmax), brute.stack_stat(enums, "max_score"), msg="score(argmax)")

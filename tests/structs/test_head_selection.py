@@ -3,6 +3,7 @@
 Its argmax is the best single-root (non-projective) tree, checked against
 enumeration of those trees.
 """
+
 import itertools
 import math
 
@@ -70,7 +71,8 @@ def test_argmax_is_maximum_spanning_tree(case, seed, scale):
         assert err is None, f"batch {b}: {err}"
         got = float(brute.arc_score(arc[b], am[b, 1 : n + 1].unsqueeze(0)))
         assert abs(got - float(t.max_score)) < 1e-6, (
-            f"argmax {am[b].tolist()} scores {got}; best tree {t.best.tolist()} scores {float(t.max_score)}"
+            f"argmax {am[b].tolist()} scores {got}; "
+            f"best tree {t.best.tolist()} scores {float(t.max_score)}"
         )
     assert_close(dist.score(am), brute.stack_stat(trees, "max_score"), msg="score(argmax)")
 
@@ -85,9 +87,15 @@ def test_log_prob_and_score_any_head_vector(case, seed, scale, fill):
     for _ in range(3):
         chosen = [int(torch.randint(0, e.size, (1,), generator=g)) for e in enums]
         heads = brute.pad_heads(enums, chosen, N, fill=fill, gen=g)
-        assert_close(dist.score(heads), torch.stack([e.scores[k] for e, k in zip(enums, chosen)]), msg="score")
         assert_close(
-            dist.log_prob(heads), torch.stack([e.log_probs[k] for e, k in zip(enums, chosen)]), msg="log_prob"
+            dist.score(heads),
+            torch.stack([e.scores[k] for e, k in zip(enums, chosen)]),
+            msg="score",
+        )
+        assert_close(
+            dist.log_prob(heads),
+            torch.stack([e.log_probs[k] for e, k in zip(enums, chosen)]),
+            msg="log_prob",
         )
 
 
@@ -124,7 +132,9 @@ def test_ignored_entries_do_not_affect_outputs(seed):
         assert_close(getattr(d1, name), getattr(d0, name), atol=1e-9, msg=name)
     assert torch.equal(d0.argmax, d1.argmax)
     assert_close(d1.log_prob(d0.argmax), d0.log_prob(d0.argmax), atol=1e-9, msg="log_prob")
-    assert_close(d1.marginals, brute.arc_marginals(enumerate_(clean, lengths), 4), msg="marginals vs brute")
+    assert_close(
+        d1.marginals, brute.arc_marginals(enumerate_(clean, lengths), 4), msg="marginals vs brute"
+    )
 
 
 @pytest.mark.parametrize("n", [1, 2, 3, 4])
@@ -160,11 +170,15 @@ def test_gradients(seed):
     arc, lengths = make_scores(case, seed, 3.0 if seed == 0 else 50.0)
     arc.requires_grad_(True)
     HeadSelection(arc, lengths).log_partition.sum().backward()
-    assert_close(arc.grad, brute.arc_marginals(enumerate_(arc.detach(), lengths), 4), msg="d logZ / d arc")
+    assert_close(
+        arc.grad, brute.arc_marginals(enumerate_(arc.detach(), lengths), 4), msg="d logZ / d arc"
+    )
     g = torch.Generator().manual_seed(seed + 17)
     w = brute.rand_scores(g, 3, 5, 5, scale=1.0)
     (got,) = torch.autograd.grad((HeadSelection(arc, lengths).marginals * w).sum(), [arc])
-    (exp,) = torch.autograd.grad((brute.arc_marginals(enumerate_(arc, lengths), 4) * w).sum(), [arc])
+    (exp,) = torch.autograd.grad(
+        (brute.arc_marginals(enumerate_(arc, lengths), 4) * w).sum(), [arc]
+    )
     assert_close(got, exp, msg="d(weighted marginals)/d arc")
 
 
@@ -181,3 +195,16 @@ def test_argmax_differs_from_per_word_argmax():
     t = brute.tree_enumerations(arc, torch.tensor([N]), False, True)[0]
     got = float(brute.arc_score(arc[0], am[1:].unsqueeze(0)))
     assert abs(got - float(t.max_score)) < 1e-9, (am.tolist(), t.best.tolist())
+
+
+def test_many_sentences_large_scores():
+    g = torch.Generator().manual_seed(12345)
+    lens = [1 + (i % 4) for i in range(48)]
+    arc = brute.rand_scores(g, len(lens), 5, 5, scale=50.0)
+    lengths = brute.as_lengths(lens)
+    dist, enums = HeadSelection(arc, lengths), enumerate_(arc, lengths)
+    assert_close(dist.log_partition, brute.stack_stat(enums, "log_partition"), msg="log_partition")
+    assert_close(dist.marginals, brute.arc_marginals(enums, 4), msg="marginals")
+    assert_close(dist.entropy, brute.stack_stat(enums, "entropy"), msg="entropy")
+    trees = brute.tree_enumerations(arc, lengths, False, True)
+    assert_close(dist.score(dist.argmax), brute.stack_stat(trees, "max_score"), msg="score(argmax)")

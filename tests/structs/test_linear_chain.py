@@ -1,4 +1,5 @@
 """LinearChainCRF against brute-force enumeration of all L^n tag sequences."""
+
 import itertools
 import math
 
@@ -56,7 +57,9 @@ def make_inputs(case, seed, scale=3.0, form="batched", dtype=F64, device="cpu"):
 
 
 def build(inp):
-    return LinearChainCRF(inp["emissions"], inp["transitions"], inp["lengths"], start=inp["start"], end=inp["end"])
+    return LinearChainCRF(
+        inp["emissions"], inp["transitions"], inp["lengths"], start=inp["start"], end=inp["end"]
+    )
 
 
 def enumerate_(inp):
@@ -114,12 +117,15 @@ def test_argmax(case, seed, scale, form):
         k = e.index_of(row)
         assert k >= 0
         assert abs(float(e.scores[k]) - float(e.max_score)) < 1e-6, (
-            f"argmax {row.tolist()} scores {float(e.scores[k])}, best {e.best.tolist()} scores {float(e.max_score)}"
+            f"argmax {row.tolist()} scores {float(e.scores[k])}, "
+            f"best {e.best.tolist()} scores {float(e.max_score)}"
         )
     # the argmax is a structure of the distribution: score/log_prob consistent
     maxes = brute.stack_stat(enums, "max_score")
     assert_close(dist.score(am), maxes, msg="score(argmax)")
-    assert_close(dist.log_prob(am), maxes - brute.stack_stat(enums, "log_partition"), msg="log_prob(argmax)")
+    assert_close(
+        dist.log_prob(am), maxes - brute.stack_stat(enums, "log_partition"), msg="log_prob(argmax)"
+    )
 
 
 @pytest.mark.parametrize("fill", [-1, "random"])
@@ -270,9 +276,15 @@ def test_float32_large_scores(seed):
     assert torch.isfinite(lz).all()
     assert torch.isfinite(dist.marginals).all() and torch.isfinite(dist.pair_marginals).all()
     assert torch.isfinite(dist.entropy).all()
-    assert_close(lz, brute.stack_stat(enums, "log_partition"), atol=1e-3, rtol=1e-3, msg="log_partition")
-    assert_close(dist.marginals, brute.chain_marginals(enums, N, L), atol=1e-3, rtol=0, msg="marginals")
-    assert_close(dist.pair_marginals, brute.chain_pair_marginals(enums, N, L), atol=1e-3, rtol=0, msg="pair")
+    assert_close(
+        lz, brute.stack_stat(enums, "log_partition"), atol=1e-3, rtol=1e-3, msg="log_partition"
+    )
+    assert_close(
+        dist.marginals, brute.chain_marginals(enums, N, L), atol=1e-3, rtol=0, msg="marginals"
+    )
+    assert_close(
+        dist.pair_marginals, brute.chain_pair_marginals(enums, N, L), atol=1e-3, rtol=0, msg="pair"
+    )
     for b, e in enumerate(enums):
         n = case[2][b]
         k = e.index_of(dist.argmax[b, :n].cpu())
@@ -316,7 +328,9 @@ def test_marginals_are_differentiable(seed):
     dist = build(inp)
     got = torch.autograd.grad((dist.marginals * w).sum() + (dist.pair_marginals * w2).sum(), leaves)
     enums = enumerate_(inp)
-    obj = (brute.chain_marginals(enums, N, L) * w).sum() + (brute.chain_pair_marginals(enums, N, L) * w2).sum()
+    obj = (brute.chain_marginals(enums, N, L) * w).sum() + (
+        brute.chain_pair_marginals(enums, N, L) * w2
+    ).sum()
     exp = torch.autograd.grad(obj, leaves)
     for name, a, e in zip(("emissions", "transitions", "start", "end"), got, exp):
         assert_close(a, e, msg=f"d(weighted marginals)/d {name}")

@@ -49,7 +49,7 @@ def test_float32_at_magnitude_100_is_finite_and_right(single_root):
 def test_a_range_too_wide_for_float64_is_a_clear_error():
     scores = cycle_scores(1000.0)
     with pytest.raises(ValueError, match="range"):
-        DependencyCRF(scores, torch.tensor([4])).log_partition
+        _ = DependencyCRF(scores, torch.tensor([4])).log_partition
 
 
 def test_every_tree_counted_once_for_all_equal_scores():

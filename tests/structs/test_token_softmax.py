@@ -1,4 +1,5 @@
 """TokenSoftmax against brute-force enumeration of all L^n tag sequences."""
+
 import itertools
 import math
 
@@ -61,13 +62,21 @@ def test_argmax_score_log_prob(case, seed, scale):
         assert k >= 0 and abs(float(e.scores[k]) - float(e.max_score)) < 1e-6
     maxes = brute.stack_stat(enums, "max_score")
     assert_close(dist.score(am), maxes, msg="score(argmax)")
-    assert_close(dist.log_prob(am), maxes - brute.stack_stat(enums, "log_partition"), msg="log_prob(argmax)")
+    assert_close(
+        dist.log_prob(am), maxes - brute.stack_stat(enums, "log_partition"), msg="log_prob(argmax)"
+    )
     g = torch.Generator().manual_seed(seed + 1000)
     for fill in (-1, "random"):
         chosen = [int(torch.randint(0, e.size, (1,), generator=g)) for e in enums]
         tags = brute.pad_tags(enums, chosen, N, fill=fill, gen=g, L=L)
-        assert_close(dist.score(tags), torch.stack([e.scores[k] for e, k in zip(enums, chosen)]), msg="score")
-        assert_close(dist.log_prob(tags), torch.stack([e.log_probs[k] for e, k in zip(enums, chosen)]), msg="lp")
+        assert_close(
+            dist.score(tags), torch.stack([e.scores[k] for e, k in zip(enums, chosen)]), msg="score"
+        )
+        assert_close(
+            dist.log_prob(tags),
+            torch.stack([e.log_probs[k] for e, k in zip(enums, chosen)]),
+            msg="lp",
+        )
 
 
 @pytest.mark.parametrize("case,seed,scale", PARAMS)
@@ -136,6 +145,8 @@ def test_gradients(seed):
     dist = TokenSoftmax(x, lengths)
     (got,) = torch.autograd.grad((dist.marginals * w).sum() + (dist.pair_marginals * w2).sum(), [x])
     enums = enumerate_(x, lengths)
-    obj = (brute.chain_marginals(enums, 4, 3) * w).sum() + (brute.chain_pair_marginals(enums, 4, 3) * w2).sum()
+    obj = (brute.chain_marginals(enums, 4, 3) * w).sum() + (
+        brute.chain_pair_marginals(enums, 4, 3) * w2
+    ).sum()
     (exp,) = torch.autograd.grad(obj, [x])
     assert_close(got, exp, msg="d(weighted marginals)/d logits")
