@@ -2,12 +2,14 @@
 
 import typer
 
+from .convert import convert
 from .demo import demo
 
 app = typer.Typer(
     help="spacy-skd: structural knowledge distillation for spaCy", no_args_is_help=True
 )
 app.command("demo")(demo)
+app.command("convert")(convert)
 
 
 @app.callback()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import cached_property
+from functools import cached_property, partial
 
 import torch
 from torch import Tensor
@@ -40,10 +40,12 @@ class DependencyCRF(ArcFactored):
             self.arc_scores / float(temperature), self.lengths, self.projective, self.single_root
         )
 
-    def _log_partition_of(self, arc_scores: Tensor) -> Tensor:
+    def _log_partition_of(self, arc_scores: Tensor, double_differentiable: bool = False) -> Tensor:
         if self.projective:
             return eisner(arc_scores, self.lengths, self.single_root, logsumexp_reduce)
-        log_z = matrix_tree_log_partition(arc_scores, self.word_mask, self.single_root)
+        log_z = matrix_tree_log_partition(
+            arc_scores, self.word_mask, self.single_root, double_differentiable
+        )
         return log_z.to(arc_scores.dtype)
 
     @cached_property
@@ -70,14 +72,11 @@ class DependencyCRF(ArcFactored):
         """`[B, N+1, N+1]` P(head(d) = h): the gradient of log Z (inside-outside),
         itself differentiable when the scores require grad."""
         scores, log_z = self._graph
-        differentiable = scores is self.arc_scores
-        try:
-            (grad,) = torch.autograd.grad(
-                log_z.sum(), scores, create_graph=differentiable, retain_graph=True
-            )
-        except RuntimeError:
-            # The caller already ran backward through log Z and freed its graph.
-            grad = grad_of(self._log_partition_of, self.arc_scores)
+        if scores is self.arc_scores:
+            # Differentiable marginals need a double-differentiable log Z.
+            grad = grad_of(partial(self._log_partition_of, double_differentiable=True), scores)
+        else:
+            (grad,) = torch.autograd.grad(log_z, scores, torch.ones_like(log_z))
         return self._masked(grad)
 
     @cached_property

@@ -25,28 +25,90 @@ SINGLE_ROOT_MARGIN = 50.0
 MAX_SPREAD = 600.0
 
 
-def gth_log_det(weights: Tensor, root: Tensor) -> Tensor:
-    """`[B]` log det of the Laplacian `diag(root + column sums of weights) - weights`.
-
-    weights: `[B, n, n]` non-negative arc weights `[head, dependent]` between the
-    words (the diagonal is ignored); root: `[B, n]` non-negative root-arc weights. The
-    elimination removes one word at a time; its pivot (its root weight plus its
-    incoming weights) is the factor it contributes to Z, and the paths through
-    it are folded into the remaining weights.
-    """
+def _gth_differentiable(weights: Tensor, root: Tensor) -> Tensor:
+    """The elimination in plain autograd operations (differentiable twice):
+    each step drops the eliminated word's row and column."""
     log_det = weights.new_zeros(weights.shape[0])
     # The diagonal is never read (pivots sum the rows below it, `onward` the
     # columns after it), so the cycles j -> k -> j the folding puts there are harmless.
     while weights.shape[1]:
-        pivot = root[:, 0] + weights[:, 1:, 0].sum(dim=1)
+        incoming = weights[:, 1:, 0]
+        pivot = root[:, 0] + incoming.sum(dim=1)
         log_det = log_det + pivot.log()
         onward = weights[:, 0, 1:] / pivot[:, None]
-        weights = weights[:, 1:, 1:] + weights[:, 1:, 0, None] * onward[:, None, :]
+        weights = weights[:, 1:, 1:] + incoming[:, :, None] * onward[:, None, :]
         root = root[:, 1:] + root[:, 0, None] * onward
     return log_det
 
 
-def matrix_tree_log_partition(arc_scores: Tensor, word_mask: Tensor, single_root: bool) -> Tensor:
+class _GTHLogDet(torch.autograd.Function):
+    """`gth_log_det` with a hand-written adjoint. Outside autograd both sweeps
+    work in place on one matrix: step k updates only the block below and right
+    of word k, so the vectors a step keeps (column k, word k's root weight) are
+    never overwritten later."""
+
+    @staticmethod
+    def forward(ctx, weights: Tensor, root: Tensor) -> Tensor:
+        weights, root = weights.clone(), root.clone()
+        log_det = weights.new_zeros(weights.shape[0])
+        steps = []
+        for k in range(weights.shape[1]):
+            incoming = weights[:, k + 1 :, k]
+            pivot = root[:, k] + incoming.sum(dim=1)
+            log_det += pivot.log()
+            onward = weights[:, k, k + 1 :] / pivot[:, None]
+            weights[:, k + 1 :, k + 1 :].baddbmm_(incoming[:, :, None], onward[:, None, :])
+            root[:, k + 1 :] += root[:, k, None] * onward
+            steps.append((incoming, onward, pivot, root[:, k]))
+        ctx.steps = steps
+        return log_det
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad: Tensor) -> tuple:
+        n_words = len(ctx.steps)
+        grad_weights = grad.new_zeros(grad.shape[0], n_words, n_words)
+        grad_root = grad.new_zeros(grad.shape[0], n_words)
+        for k in range(n_words - 1, -1, -1):
+            incoming, onward, pivot, root_weight = ctx.steps[k]
+            later_weights = grad_weights[:, k + 1 :, k + 1 :]
+            later_root = grad_root[:, k + 1 :]
+            # block' = block + incoming x onward; root' = root[k+1:] + root_k onward
+            grad_incoming = torch.bmm(later_weights, onward[:, :, None]).squeeze(-1)
+            grad_onward = torch.bmm(incoming[:, None, :], later_weights).squeeze(1)
+            grad_onward += later_root * root_weight[:, None]
+            # onward = weights[k, k+1:] / pivot; log_det += log pivot
+            grad_pivot = (grad - (grad_onward * onward).sum(-1)) / pivot
+            # pivot = root_k + sum(incoming)
+            grad_weights[:, k, k + 1 :] = grad_onward / pivot[:, None]
+            grad_weights[:, k + 1 :, k] = grad_incoming + grad_pivot[:, None]
+            grad_root[:, k] = (later_root * onward).sum(-1) + grad_pivot
+        return grad_weights, grad_root
+
+
+def gth_log_det(weights: Tensor, root: Tensor, double_differentiable: bool = False) -> Tensor:
+    """`[B]` log det of the Laplacian `diag(root + column sums of weights) - weights`.
+
+    weights: `[B, n, n]` non-negative arc weights `[head, dependent]` between the
+    words (the diagonal is ignored); root: `[B, n]` non-negative root-arc
+    weights. The elimination removes one word at a time; its pivot (its root
+    weight plus its incoming weights) is the factor it contributes to Z, and the
+    paths through it are folded into the remaining weights. The gradient comes
+    from a hand-written adjoint (first order only) unless `double_differentiable`,
+    which backpropagates through the loop itself (slower; for marginals that must
+    be differentiable).
+    """
+    if double_differentiable:
+        return _gth_differentiable(weights, root)
+    return _GTHLogDet.apply(weights, root)
+
+
+def matrix_tree_log_partition(
+    arc_scores: Tensor,
+    word_mask: Tensor,
+    single_root: bool,
+    double_differentiable: bool = False,
+) -> Tensor:
     """`[B]` log-sum over all non-projective trees, in float64.
 
     arc_scores: `[B, N+1, N+1]` `[head, dependent]`, invalid arcs at NEG;
@@ -87,4 +149,4 @@ def matrix_tree_log_partition(arc_scores: Tensor, word_mask: Tensor, single_root
             )
         root = torch.where(words, scaled, root)
         log_z = log_z - log_lambda
-    return log_z + gth_log_det(between, root)
+    return log_z + gth_log_det(between, root, double_differentiable)

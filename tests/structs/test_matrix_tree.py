@@ -65,3 +65,20 @@ def test_every_tree_counted_once_for_all_equal_scores():
         torch.testing.assert_close(
             single.exp()[0], torch.tensor(float(n) ** (n - 1), dtype=torch.float64)
         )
+
+
+@pytest.mark.parametrize("single_root", [True, False])
+def test_the_hand_written_adjoint_passes_gradcheck(single_root):
+    from spacy_skd.structs.matrix_tree import matrix_tree_log_partition
+
+    scores = cycle_scores(3.0).requires_grad_()
+    word_mask = torch.tensor([[False, True, True, True, True]])
+    assert torch.autograd.gradcheck(
+        lambda s: matrix_tree_log_partition(s, word_mask, single_root), (scores,)
+    )
+    fast = torch.autograd.grad(matrix_tree_log_partition(scores, word_mask, single_root), scores)
+    slow = torch.autograd.grad(
+        matrix_tree_log_partition(scores, word_mask, single_root, double_differentiable=True),
+        scores,
+    )
+    torch.testing.assert_close(fast, slow)
