@@ -1,0 +1,125 @@
+"""The training loss of a sequence labeller (softmax or CRF output layer): gold
+where gold exists, mixed with KD where a teacher's targets exist."""
+
+from __future__ import annotations
+
+from typing import List, Optional
+
+import torch
+from torch import Tensor
+
+from ..losses import local_kd_loss, local_scores_loss, structural_kd_loss, token_kd_loss
+from ..structs import LinearChainCRF, TokenSoftmax
+from ..structs.utils import NEG
+from .targets import SequenceTargets
+
+
+def build_distribution(
+    scores: Tensor, lengths: Tensor, crf: Optional[tuple]
+) -> LinearChainCRF | TokenSoftmax:
+    """TokenSoftmax over `scores [B, N, L]`, or a LinearChainCRF when `crf` holds
+    (transitions `[L, L]`, start `[L]`, end `[L]`)."""
+    if crf is None:
+        return TokenSoftmax(scores, lengths)
+    transitions, start, end = crf
+    return LinearChainCRF(scores, transitions, lengths, start, end)
+
+
+def gold_loss(
+    student_scores: Tensor, lengths: Tensor, crf: Optional[tuple], gold: Tensor
+) -> Tensor:
+    """`[B]` negative log-likelihood of the gold labels `[B, N]` (-1: missing).
+
+    Softmax: cross-entropy summed over the labelled tokens. CRF: the partial-label
+    likelihood -log sum_{y agreeing with the gold labels} P(y) = log Z - log Z_gold,
+    so unlabelled tokens are marginalised out, not guessed.
+    """
+    labelled = gold >= 0
+    if crf is None:
+        log_p = student_scores.log_softmax(-1)
+        picked = log_p.gather(2, gold.clamp(min=0)[..., None]).squeeze(-1)
+        return -(picked * labelled).sum(-1)
+    allowed = torch.nn.functional.one_hot(gold.clamp(min=0), student_scores.shape[-1]).bool()
+    allowed = allowed | ~labelled[..., None]
+    constrained = student_scores.masked_fill(~allowed, NEG)
+    student = build_distribution(student_scores, lengths, crf)
+    return student.log_partition - build_distribution(constrained, lengths, crf).log_partition
+
+
+def kd_loss(student, teacher, method: str, temperature: float) -> Tensor:
+    """Scalar: the KD loss summed over the sentences' tokens (the losses return a
+    per-token mean)."""
+    n_tokens = student.lengths.sum()
+    if method == "structural":
+        return structural_kd_loss(student, teacher, temperature) * n_tokens
+    if method == "local":
+        return local_kd_loss(student, teacher, temperature) * n_tokens
+    if method == "local_scores":
+        return local_scores_loss(student, teacher, temperature) * n_tokens
+    if method == "hard":
+        silver = teacher.argmax.clamp(min=0)
+        return -student.log_prob(silver).sum()
+    # "token": per-token distributions. A CRF teacher's is its unary marginals at
+    # temperature T, passed as logits T * log(marginal) so the loss's / T undoes it;
+    # a CRF student's is the softmax of its emissions.
+    if isinstance(teacher, LinearChainCRF):
+        marginals = teacher.tempered(temperature).marginals
+        teacher_scores = marginals.clamp(min=1e-30).log() * temperature
+    else:
+        teacher_scores = teacher.logits
+    student_scores = student.emissions if isinstance(student, LinearChainCRF) else student.logits
+    return token_kd_loss(student_scores, teacher_scores, student.lengths, temperature) * n_tokens
+
+
+def sequence_loss(
+    student_scores: Tensor,
+    lengths: Tensor,
+    crf: Optional[tuple],
+    gold: Tensor,
+    targets: List[Optional[SequenceTargets]],
+) -> Tensor:
+    """Scalar loss summed over tokens, like spaCy's taggers: for each doc
+    `(1 - alpha) * gold + alpha * KD` where it has targets, gold alone where it
+    has none (missing gold contributes nothing).
+
+    student_scores: `[B, N, L]`; lengths: `[B]` (>= 1); crf: the student's CRF
+    parameters or None; gold: `[B, N]` label ids, -1 where missing; targets: per
+    doc, a teacher's SequenceTargets or None.
+    """
+    alphas = torch.tensor(
+        [0.0 if t is None else t.weight for t in targets],
+        dtype=student_scores.dtype,
+        device=student_scores.device,
+    )
+    total = ((1.0 - alphas) * gold_loss(student_scores, lengths, crf, gold)).sum()
+    groups: dict = {}
+    for i, target in enumerate(targets):
+        if target is not None and target.weight > 0:
+            key = (target.method, target.weight, target.temperature, target.is_crf)
+            groups.setdefault(key, []).append(i)
+    for (method, weight, temperature, _), rows in groups.items():
+        index = torch.tensor(rows, device=student_scores.device)
+        student = build_distribution(student_scores[index], lengths[index], crf)
+        teacher = _teacher_distribution([targets[i] for i in rows], student_scores, lengths[index])
+        total = total + weight * kd_loss(student, teacher, method, temperature)
+    return total
+
+
+def _teacher_distribution(targets: List[SequenceTargets], like: Tensor, lengths: Tensor):
+    n_max, n_labels = like.shape[1], like.shape[2]
+    scores = like.new_zeros(len(targets), n_max, n_labels)
+    for row, target in enumerate(targets):
+        if target.scores.shape != (int(lengths[row]), n_labels):
+            raise ValueError(
+                f"teacher scores of shape {target.scores.shape} do not match a doc of "
+                f"{int(lengths[row])} tokens and {n_labels} labels"
+            )
+        scores[row, : target.scores.shape[0]] = torch.as_tensor(target.scores).to(like)
+    if not targets[0].is_crf:
+        return TokenSoftmax(scores, lengths)
+
+    def stack(name: str) -> Tensor:
+        values = [torch.as_tensor(getattr(t, name), dtype=like.dtype) for t in targets]
+        return torch.stack(values).to(like.device)
+
+    return LinearChainCRF(scores, stack("transitions"), lengths, stack("start"), stack("end"))

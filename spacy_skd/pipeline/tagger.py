@@ -1,0 +1,314 @@
+"""skd_tagger: a sequence labeller with a softmax or linear-chain CRF output
+layer that learns from gold labels and, when a teacher's targets are on the
+doc, from the teacher in the same loss."""
+
+from __future__ import annotations
+
+from itertools import islice
+from typing import Callable, Dict, Iterable, List, Optional
+
+import numpy
+import torch
+from spacy.errors import Errors
+from spacy.language import Language
+from spacy.pipeline.trainable_pipe import TrainablePipe
+from spacy.tokens import Doc, Token
+from spacy.training import Example, validate_examples, validate_get_examples
+from spacy.util import registry
+from spacy.vocab import Vocab
+from thinc.api import Config, Model, Optimizer
+
+from ..structs import LinearChainCRF
+from .sequence_loss import sequence_loss
+from .targets import targets_for
+
+DEFAULT_TAGGER_MODEL = """
+[model]
+@architectures = "spacy-skd.Tagger.v1"
+nO = null
+output_layer = "softmax"
+
+[model.tok2vec]
+@architectures = "spacy.HashEmbedCNN.v2"
+pretrained_vectors = null
+width = 96
+depth = 4
+embed_size = 2000
+window_size = 1
+maxout_pieces = 3
+subword_features = true
+"""
+
+BUILT_IN_ATTRS = {"tag": "TAG", "pos": "POS"}
+
+
+def check_attr(attr: str) -> str:
+    """`attr` names what the tagger predicts: "tag" (token.tag_), "pos"
+    (token.pos_) or "_.name" (a token extension, registered by the user)."""
+    if attr in BUILT_IN_ATTRS:
+        return attr
+    if attr.startswith("_.") and len(attr) > 2:
+        return attr
+    raise ValueError(f"attr must be 'tag', 'pos' or '_.<extension>', got {attr!r}")
+
+
+def get_label(token: Token, attr: str) -> Optional[str]:
+    """The token's value of `attr`, None when it is missing ("" or unset)."""
+    if attr.startswith("_."):
+        value = token._.get(attr[2:])
+    else:
+        value = getattr(token, f"{attr}_")
+    return value or None
+
+
+def set_label(token: Token, attr: str, value: str) -> None:
+    if attr.startswith("_."):
+        token._.set(attr[2:], value)
+    else:
+        setattr(token, f"{attr}_", value)
+
+
+def gold_labels(example: Example, attr: str) -> List[Optional[str]]:
+    """Per predicted token, its gold value of `attr`, None where the reference has
+    none or the tokens do not align one-to-one."""
+    if attr in BUILT_IN_ATTRS:
+        values = example.get_aligned(BUILT_IN_ATTRS[attr], as_string=True)
+        return [value or None for value in values]
+    aligned = example.alignment.x2y
+    labels: List[Optional[str]] = []
+    for i in range(len(example.predicted)):
+        targets = aligned[i].dataXd.ravel()
+        labels.append(
+            get_label(example.reference[int(targets[0])], attr) if len(targets) == 1 else None
+        )
+    return labels
+
+
+@Language.factory(
+    "skd_tagger",
+    assigns=["token.tag", "token.pos"],
+    default_config={
+        "model": Config().from_str(DEFAULT_TAGGER_MODEL)["model"],
+        "attr": "tag",
+        "overwrite": False,
+        "scorer": {"@scorers": "spacy-skd.tagger_scorer.v1"},
+    },
+    default_score_weights={"tag_acc": 1.0, "pos_acc": None},
+)
+def make_tagger(
+    nlp: Language,
+    name: str,
+    model: Model,
+    attr: str,
+    overwrite: bool,
+    scorer: Optional[Callable],
+) -> "SkdTagger":
+    """Create an skd_tagger.
+
+    model: a model producing label scores per token (spacy-skd.Tagger.v1); its
+    `output_layer` ("softmax" or "crf") decides the decoding and the losses.
+    attr: "tag" (token.tag_), "pos" (token.pos_) or "_.<extension>".
+    overwrite: overwrite values already set on the docs.
+    scorer: scores `<attr>_acc` (spacy-skd.tagger_scorer.v1).
+    """
+    return SkdTagger(nlp.vocab, model, name, attr=attr, overwrite=overwrite, scorer=scorer)
+
+
+class SkdTagger(TrainablePipe):
+    """Predicts one label per token; trains on gold and on teacher targets."""
+
+    def __init__(
+        self,
+        vocab: Vocab,
+        model: Model,
+        name: str = "skd_tagger",
+        *,
+        attr: str = "tag",
+        overwrite: bool = False,
+        scorer: Optional[Callable] = None,
+    ):
+        self.vocab = vocab
+        self.model = model
+        self.name = name
+        self._rehearsal_model = None
+        self.cfg = {"labels": [], "attr": check_attr(attr), "overwrite": overwrite}
+        self.scorer = scorer
+
+    @property
+    def attr(self) -> str:
+        return self.cfg["attr"]
+
+    @property
+    def labels(self) -> tuple:
+        return tuple(self.cfg["labels"])
+
+    @property
+    def label_data(self) -> tuple:
+        return self.labels
+
+    @property
+    def is_crf(self) -> bool:
+        return self.model.attrs["output_layer"] == "crf"
+
+    def add_label(self, label: str) -> int:
+        if not isinstance(label, str):
+            raise ValueError(Errors.E187)
+        if label in self.labels:
+            return 0
+        if self.model.get_ref("output_layer").has_dim("nO"):
+            raise ValueError(
+                f"Cannot add label {label!r} to '{self.name}' after it was initialized "
+                f"with {len(self.labels)} labels"
+            )
+        self.cfg["labels"].append(label)
+        self.vocab.strings.add(label)
+        return 1
+
+    def initialize(
+        self,
+        get_examples: Callable[[], Iterable[Example]],
+        *,
+        nlp: Optional[Language] = None,
+        labels: Optional[Iterable[str]] = None,
+    ) -> None:
+        """Set the labels (given, or every gold value of `attr` in the examples)
+        and the model's shapes."""
+        validate_get_examples(get_examples, "SkdTagger.initialize")
+        if labels is None:
+            found = set()
+            for example in get_examples():
+                found.update(v for v in gold_labels(example, self.attr) if v is not None)
+            labels = sorted(found)
+        for label in labels:
+            self.add_label(label)
+        if not self.labels:
+            raise ValueError(
+                f"'{self.name}' found no labels for attr '{self.attr}' in the training "
+                "data: the corpus has no annotation of it, or attr is wrong"
+            )
+        self.model.get_ref("output_layer").set_dim("nO", len(self.labels))
+        if self.is_crf:
+            self.model.get_ref("transitions").set_dim("nO", len(self.labels))
+        doc_sample = [eg.reference for eg in islice(get_examples(), 10)]
+        self.model.initialize(X=doc_sample)
+
+    def _crf_params(self) -> tuple:
+        layer = self.model.get_ref("transitions")
+        return tuple(
+            torch.as_tensor(numpy.asarray(layer.get_param(name)), dtype=torch.float32)
+            for name in ("transitions", "start", "end")
+        )
+
+    def predict(self, docs: Iterable[Doc]) -> List[numpy.ndarray]:
+        """Label ids per doc: per-token argmax (softmax) or Viterbi (CRF)."""
+        docs = list(docs)
+        if not any(len(doc) for doc in docs):
+            return [numpy.zeros((len(doc),), dtype="i") for doc in docs]
+        scores = self.model.predict(docs)
+        if not self.is_crf:
+            return [numpy.asarray(s).argmax(axis=1) for s in scores]
+        padded, lengths, real = self._pad(scores)
+        tags = [numpy.zeros((0,), dtype="i") for _ in docs]
+        transitions, start, end = self._crf_params()
+        with torch.no_grad():
+            best = LinearChainCRF(padded, transitions, lengths, start, end).argmax
+        for row, i in enumerate(real):
+            tags[i] = best[row, : int(lengths[row])].numpy()
+        return tags
+
+    def set_annotations(self, docs: Iterable[Doc], label_ids: List[numpy.ndarray]) -> None:
+        overwrite = self.cfg["overwrite"]
+        labels = self.labels
+        for doc, ids in zip(docs, label_ids):
+            for token, label_id in zip(doc, ids):
+                if overwrite or get_label(token, self.attr) is None:
+                    set_label(token, self.attr, labels[int(label_id)])
+
+    def _pad(self, scores: List) -> tuple:
+        """Padded float32 scores `[B, N, L]`, lengths `[B]` and the doc indices of
+        the non-empty docs they hold."""
+        real = [i for i, s in enumerate(scores) if len(s)]
+        arrays = [numpy.asarray(scores[i], dtype="float32") for i in real]
+        lengths = torch.tensor([len(a) for a in arrays])
+        padded = torch.zeros(len(arrays), int(lengths.max()), arrays[0].shape[1])
+        for row, array in enumerate(arrays):
+            padded[row, : len(array)] = torch.from_numpy(array)
+        return padded, lengths, real
+
+    def _loss_and_gradients(self, examples: List[Example], scores: List) -> tuple:
+        """(loss, d_scores per doc, d_crf_params or None), by one torch backward."""
+        padded, lengths, real = self._pad(scores)
+        padded.requires_grad_()
+        index = {label: i for i, label in enumerate(self.labels)}
+        gold = torch.full(padded.shape[:2], -1, dtype=torch.long)
+        for row, i in enumerate(real):
+            values = gold_labels(examples[i], self.attr)
+            gold[row, : len(values)] = torch.tensor([index.get(v, -1) for v in values])
+        targets = [targets_for(examples[i].predicted, self.name) for i in real]
+        crf = tuple(p.requires_grad_() for p in self._crf_params()) if self.is_crf else None
+        loss = sequence_loss(padded, lengths, crf, gold, targets)
+        loss.backward()
+        d_scores = [self.model.ops.alloc2f(*numpy.asarray(s).shape) for s in scores]
+        for row, i in enumerate(real):
+            d_scores[i] = self.model.ops.asarray2f(padded.grad[row, : int(lengths[row])].numpy())
+        d_crf = None if crf is None else [p.grad.numpy() for p in crf]
+        return float(loss.detach()), d_scores, d_crf
+
+    def get_loss(self, examples: Iterable[Example], scores: List) -> tuple:
+        """(loss, d_scores): gold and, where a teacher's targets are on the doc, KD."""
+        validate_examples(examples, "SkdTagger.get_loss")
+        loss, d_scores, _ = self._loss_and_gradients(list(examples), scores)
+        return loss, d_scores
+
+    def update(
+        self,
+        examples: Iterable[Example],
+        *,
+        drop: float = 0.0,
+        sgd: Optional[Optimizer] = None,
+        losses: Optional[Dict[str, float]] = None,
+    ) -> Dict[str, float]:
+        if losses is None:
+            losses = {}
+        losses.setdefault(self.name, 0.0)
+        examples = list(examples)
+        validate_examples(examples, "SkdTagger.update")
+        if not any(len(eg.predicted) for eg in examples):
+            return losses
+        set_dropout_rate(self.model, drop)
+        scores, backprop = self.model.begin_update([eg.predicted for eg in examples])
+        loss, d_scores, d_crf = self._loss_and_gradients(examples, scores)
+        if d_crf is not None:
+            layer = self.model.get_ref("transitions")
+            for name, grad in zip(("transitions", "start", "end"), d_crf):
+                layer.inc_grad(name, self.model.ops.asarray(grad))
+        backprop(d_scores)
+        if sgd is not None:
+            self.finish_update(sgd)
+        losses[self.name] += loss
+        return losses
+
+
+def set_dropout_rate(model: Model, drop: float) -> None:
+    for node in model.walk():
+        if "dropout_rate" in node.attrs:
+            node.attrs["dropout_rate"] = drop
+
+
+@registry.scorers("spacy-skd.tagger_scorer.v1")
+def make_tagger_scorer() -> Callable:
+    """Scores `<attr>_acc` (`tag_acc`, `pos_acc`, or `<extension>_acc`) like spaCy's
+    tagger scorer."""
+    return score_tagger
+
+
+def score_tagger(examples: Iterable[Example], *, attr: str = "tag", **kwargs) -> Dict:
+    from spacy.scorer import Scorer
+
+    if attr.startswith("_."):
+        name = attr[2:]
+        scores = Scorer.score_token_attr(
+            examples, name, getter=lambda token, _: token._.get(name), **kwargs
+        )
+        return scores
+    return Scorer.score_token_attr(examples, attr, **kwargs)
