@@ -77,7 +77,7 @@ def gold_labels(example: Example, attr: str) -> List[Optional[str]]:
     aligned = example.alignment.x2y
     labels: List[Optional[str]] = []
     for i in range(len(example.predicted)):
-        targets = aligned[i].dataXd.ravel()
+        targets = numpy.asarray(aligned[i]).ravel()
         labels.append(
             get_label(example.reference[int(targets[0])], attr) if len(targets) == 1 else None
         )
@@ -102,7 +102,7 @@ def make_tagger(
     attr: str,
     overwrite: bool,
     scorer: Optional[Callable],
-) -> "SkdTagger":
+) -> SkdTagger:
     """Create an skd_tagger.
 
     model: a model producing label scores per token (spacy-skd.Tagger.v1); its
