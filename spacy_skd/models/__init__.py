@@ -2,8 +2,17 @@
 
 from spacy.util import registry
 
+from .parser import ParserScores, build_parser_model, sentence_spans
 from .tagger import build_tagger_model
 
 build_tagger_model_v1 = registry.architectures("spacy-skd.Tagger.v1")(build_tagger_model)
+build_parser_model_v1 = registry.architectures("spacy-skd.BiaffineParser.v1")(build_parser_model)
 
-__all__ = ["build_tagger_model", "build_tagger_model_v1"]
+__all__ = [
+    "build_tagger_model",
+    "build_tagger_model_v1",
+    "build_parser_model",
+    "build_parser_model_v1",
+    "ParserScores",
+    "sentence_spans",
+]

@@ -1,6 +1,7 @@
 """skd_tagger: a sequence labeller with a softmax or linear-chain CRF output
 layer that learns from gold labels and, when a teacher's targets are on the
-doc, from the teacher in the same loss."""
+doc, from the teacher in the same loss. Its label-agnostic part,
+`SequenceLabeller`, is also the base of skd_ner (`ner.py`)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from spacy.training import Example, validate_examples, validate_get_examples
 from spacy.util import registry
 from spacy.vocab import Vocab
 from thinc.api import Config, Model, Optimizer
+from thinc.types import Floats2d
 
 from ..structs import LinearChainCRF
 from .sequence_loss import sequence_loss
@@ -114,29 +116,31 @@ def make_tagger(
     return SkdTagger(nlp.vocab, model, name, attr=attr, overwrite=overwrite, scorer=scorer)
 
 
-class SkdTagger(TrainablePipe):
-    """Predicts one label per token; trains on gold and on teacher targets."""
+class SequenceLabeller(TrainablePipe):
+    """The shared part of skd_tagger and skd_ner: one tag per token from a
+    spacy-skd.Tagger.v1 model (softmax or CRF output layer), trained on gold and
+    on teacher targets (`doc._.skd_targets[name]`) in one loss.
+
+    Subclasses say what the tags mean: `tag_names` (the model's output classes,
+    derived from `labels`), `_labels_in`, `_no_labels_message`, `_gold_tags` and
+    `set_annotations`; `_decoding_crf` may add decoding constraints.
+    """
 
     def __init__(
         self,
         vocab: Vocab,
         model: Model,
-        name: str = "skd_tagger",
+        name: str,
         *,
-        attr: str = "tag",
-        overwrite: bool = False,
         scorer: Optional[Callable] = None,
+        **cfg,
     ):
         self.vocab = vocab
         self.model = model
         self.name = name
         self._rehearsal_model = None
-        self.cfg = {"labels": [], "attr": check_attr(attr), "overwrite": overwrite}
+        self.cfg = {"labels": [], **cfg}
         self.scorer = scorer
-
-    @property
-    def attr(self) -> str:
-        return self.cfg["attr"]
 
     @property
     def labels(self) -> tuple:
@@ -145,6 +149,11 @@ class SkdTagger(TrainablePipe):
     @property
     def label_data(self) -> tuple:
         return self.labels
+
+    @property
+    def tag_names(self) -> tuple:
+        """The names of the model's output classes, in score order."""
+        raise NotImplementedError
 
     @property
     def is_crf(self) -> bool:
@@ -171,26 +180,33 @@ class SkdTagger(TrainablePipe):
         nlp: Optional[Language] = None,
         labels: Optional[Iterable[str]] = None,
     ) -> None:
-        """Set the labels (given, or every gold value of `attr` in the examples)
-        and the model's shapes."""
-        validate_get_examples(get_examples, "SkdTagger.initialize")
+        """Set the labels (given, or every label the examples' gold holds) and
+        the model's shapes."""
+        validate_get_examples(get_examples, f"{type(self).__name__}.initialize")
         if labels is None:
-            found = set()
-            for example in get_examples():
-                found.update(v for v in gold_labels(example, self.attr) if v is not None)
-            labels = sorted(found)
+            labels = self._labels_in(get_examples())
         for label in labels:
             self.add_label(label)
         if not self.labels:
-            raise ValueError(
-                f"'{self.name}' found no labels for attr '{self.attr}' in the training "
-                "data: the corpus has no annotation of it, or attr is wrong"
-            )
-        self.model.get_ref("output_layer").set_dim("nO", len(self.labels))
+            raise ValueError(self._no_labels_message())
+        self.model.get_ref("output_layer").set_dim("nO", len(self.tag_names))
         if self.is_crf:
-            self.model.get_ref("transitions").set_dim("nO", len(self.labels))
+            self.model.get_ref("transitions").set_dim("nO", len(self.tag_names))
         doc_sample = [eg.reference for eg in islice(get_examples(), 10)]
         self.model.initialize(X=doc_sample)
+
+    def _labels_in(self, examples: Iterable[Example]) -> List[str]:
+        """The sorted labels that the examples' gold holds."""
+        raise NotImplementedError
+
+    def _no_labels_message(self) -> str:
+        """The error initialize raises when it finds no labels."""
+        raise NotImplementedError
+
+    def _gold_tags(self, example: Example) -> List[Optional[str]]:
+        """Per predicted token, its gold tag (one of `tag_names`), None where
+        missing; a tag not in `tag_names` counts as missing too."""
+        raise NotImplementedError
 
     def _crf_params(self) -> tuple:
         layer = self.model.get_ref("transitions")
@@ -199,30 +215,35 @@ class SkdTagger(TrainablePipe):
             for name in ("transitions", "start", "end")
         )
 
+    def _decoding_crf(self) -> Optional[tuple]:
+        """The (transitions `[T, T]`, start `[T]`, end `[T]`) scores that `decode`
+        runs Viterbi with, or None for a per-token argmax: the CRF's parameters,
+        None for a softmax output layer."""
+        return self._crf_params() if self.is_crf else None
+
     def predict(self, docs: Iterable[Doc]) -> List[numpy.ndarray]:
-        """Label ids per doc: per-token argmax (softmax) or Viterbi (CRF)."""
+        """Tag ids per doc (see `decode`)."""
         docs = list(docs)
         if not any(len(doc) for doc in docs):
             return [numpy.zeros((len(doc),), dtype="i") for doc in docs]
-        scores = self.model.predict(docs)
-        if not self.is_crf:
+        return self.decode(self.model.predict(docs))
+
+    def decode(self, scores: List[Floats2d]) -> List[numpy.ndarray]:
+        """Tag ids per doc from its scores `[n_tokens, len(tag_names)]`: Viterbi
+        with the `_decoding_crf` scores, or a per-token argmax where it is None."""
+        crf = self._decoding_crf()
+        if crf is None:
             return [numpy.asarray(s).argmax(axis=1) for s in scores]
+        tags = [numpy.zeros((0,), dtype="i") for _ in scores]
+        if not any(len(s) for s in scores):
+            return tags
         padded, lengths, real = self._pad(scores)
-        tags = [numpy.zeros((0,), dtype="i") for _ in docs]
-        transitions, start, end = self._crf_params()
+        transitions, start, end = crf
         with torch.no_grad():
             best = LinearChainCRF(padded, transitions, lengths, start, end).argmax
         for row, i in enumerate(real):
             tags[i] = best[row, : int(lengths[row])].numpy()
         return tags
-
-    def set_annotations(self, docs: Iterable[Doc], label_ids: List[numpy.ndarray]) -> None:
-        overwrite = self.cfg["overwrite"]
-        labels = self.labels
-        for doc, ids in zip(docs, label_ids):
-            for token, label_id in zip(doc, ids):
-                if overwrite or get_label(token, self.attr) is None:
-                    set_label(token, self.attr, labels[int(label_id)])
 
     def _pad(self, scores: List) -> tuple:
         """Padded float32 scores `[B, N, L]`, lengths `[B]` and the doc indices of
@@ -239,10 +260,10 @@ class SkdTagger(TrainablePipe):
         """(loss, d_scores per doc, d_crf_params or None), by one torch backward."""
         padded, lengths, real = self._pad(scores)
         padded.requires_grad_()
-        index = {label: i for i, label in enumerate(self.labels)}
+        index = {tag: i for i, tag in enumerate(self.tag_names)}
         gold = torch.full(padded.shape[:2], -1, dtype=torch.long)
         for row, i in enumerate(real):
-            values = gold_labels(examples[i], self.attr)
+            values = self._gold_tags(examples[i])
             gold[row, : len(values)] = torch.tensor([index.get(v, -1) for v in values])
         targets = [targets_for(examples[i].predicted, self.name) for i in real]
         crf = tuple(p.requires_grad_() for p in self._crf_params()) if self.is_crf else None
@@ -256,7 +277,7 @@ class SkdTagger(TrainablePipe):
 
     def get_loss(self, examples: Iterable[Example], scores: List) -> tuple:
         """(loss, d_scores): gold and, where a teacher's targets are on the doc, KD."""
-        validate_examples(examples, "SkdTagger.get_loss")
+        validate_examples(examples, f"{type(self).__name__}.get_loss")
         loss, d_scores, _ = self._loss_and_gradients(list(examples), scores)
         return loss, d_scores
 
@@ -272,7 +293,7 @@ class SkdTagger(TrainablePipe):
             losses = {}
         losses.setdefault(self.name, 0.0)
         examples = list(examples)
-        validate_examples(examples, "SkdTagger.update")
+        validate_examples(examples, f"{type(self).__name__}.update")
         if not any(len(eg.predicted) for eg in examples):
             return losses
         set_dropout_rate(self.model, drop)
@@ -287,6 +308,56 @@ class SkdTagger(TrainablePipe):
             self.finish_update(sgd)
         losses[self.name] += loss
         return losses
+
+
+class SkdTagger(SequenceLabeller):
+    """Predicts one label per token; trains on gold and on teacher targets."""
+
+    def __init__(
+        self,
+        vocab: Vocab,
+        model: Model,
+        name: str = "skd_tagger",
+        *,
+        attr: str = "tag",
+        overwrite: bool = False,
+        scorer: Optional[Callable] = None,
+    ):
+        super().__init__(
+            vocab, model, name, scorer=scorer, attr=check_attr(attr), overwrite=overwrite
+        )
+
+    @property
+    def attr(self) -> str:
+        return self.cfg["attr"]
+
+    @property
+    def tag_names(self) -> tuple:
+        """The tags are the labels."""
+        return self.labels
+
+    def _labels_in(self, examples: Iterable[Example]) -> List[str]:
+        found = set()
+        for example in examples:
+            found.update(v for v in gold_labels(example, self.attr) if v is not None)
+        return sorted(found)
+
+    def _no_labels_message(self) -> str:
+        return (
+            f"'{self.name}' found no labels for attr '{self.attr}' in the training "
+            "data: the corpus has no annotation of it, or attr is wrong"
+        )
+
+    def _gold_tags(self, example: Example) -> List[Optional[str]]:
+        return gold_labels(example, self.attr)
+
+    def set_annotations(self, docs: Iterable[Doc], label_ids: List[numpy.ndarray]) -> None:
+        overwrite = self.cfg["overwrite"]
+        labels = self.labels
+        for doc, ids in zip(docs, label_ids):
+            for token, label_id in zip(doc, ids):
+                if overwrite or get_label(token, self.attr) is None:
+                    set_label(token, self.attr, labels[int(label_id)])
 
 
 def set_dropout_rate(model: Model, drop: float) -> None:

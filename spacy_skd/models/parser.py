@@ -1,0 +1,199 @@
+"""Thinc model of the graph-based parser: token vectors -> per-sentence arc
+scores, and the hidden states from which a label classifier scores the
+(head, dependent) pairs that matter (gold or teacher heads in training, the
+decoded tree at inference): scoring every pair for every label would cost
+O(n^2 L) per sentence."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, List, Optional, Tuple
+
+from spacy.tokens import Doc
+from thinc.api import Linear, Model, Relu, zero_init
+from thinc.types import Floats2d, Floats3d
+
+from .biaffine import biaffine
+
+Span = Tuple[int, int, int]  # (doc index, start, end) of one parsed sentence
+
+
+def sentence_spans(doc: Doc, max_length: int) -> List[Tuple[int, int]]:
+    """(start, end) of the stretches parsed as one tree: the doc's sentences when
+    boundaries are set, else the whole doc; anything longer than `max_length`
+    tokens is cut into pieces of at most `max_length`, so memory stays bounded."""
+    if len(doc) == 0:
+        return []
+    if doc.has_annotation("SENT_START"):
+        starts = [i for i, token in enumerate(doc) if i == 0 or token.is_sent_start]
+    else:
+        starts = [0]
+    bounds = list(zip(starts, starts[1:] + [len(doc)]))
+    return [
+        (piece, min(piece + max_length, end))
+        for start, end in bounds
+        for piece in range(start, end, max_length)
+    ]
+
+
+@dataclass
+class ParserScores:
+    """The model's output for a batch of S sentences `spans`, padded to the
+    longest: `arcs [S, n+1, n+1]` (`[head, dependent]`, index 0 = ROOT) and the
+    label MLPs' outputs `label_heads`, `label_deps` `[S, n+1, H]` (node 0 = ROOT)
+    that the "label_scorer" layer turns into label scores for chosen heads."""
+
+    arcs: Floats3d
+    label_heads: Floats3d
+    label_deps: Floats3d
+    spans: List[Span]
+
+    @property
+    def lengths(self) -> List[int]:
+        return [end - start for _, start, end in self.spans]
+
+
+def build_parser_model(
+    tok2vec: Model[List[Doc], List[Floats2d]],
+    nO: Optional[int] = None,
+    *,
+    arc_hidden_width: int = 256,
+    label_hidden_width: int = 128,
+    dropout: float = 0.1,
+) -> Model[List[Doc], ParserScores]:
+    """Biaffine arc and label scorer (Dozat & Manning 2017) over `tok2vec`'s
+    token vectors, one sentence at a time with a learned ROOT vector in front.
+
+    tok2vec: token-to-vector layer or listener. nO: number of dependency labels
+    (set at initialize when None). arc_hidden_width, label_hidden_width: widths
+    of the head/dependent MLPs (ReLU) before the biaffine arc and label scorers.
+    dropout: on the MLP outputs. The longest stretch parsed as one tree is the
+    attr "max_length" (see `sentence_spans`), which the component sets from its
+    own config. The label scorer (ref "label_scorer") is applied by the component
+    to the heads it needs.
+    """
+    mlps = {
+        name: Relu(nO=width, dropout=dropout)
+        for name, width in [
+            ("arc_head", arc_hidden_width),
+            ("arc_dep", arc_hidden_width),
+            ("label_head", label_hidden_width),
+            ("label_dep", label_hidden_width),
+        ]
+    }
+    arc_scorer = biaffine(nO=1)
+    label_scorer = pair_label_scorer(nO)
+    model = Model(
+        "skd_biaffine_parser",
+        _forward,
+        init=_init,
+        layers=[tok2vec, *mlps.values(), arc_scorer, label_scorer],
+        dims={"nO": nO},
+        params={"root": None},
+        attrs={"max_length": 100},
+    )
+    model.set_ref("tok2vec", tok2vec)
+    for name, layer in mlps.items():
+        model.set_ref(name, layer)
+    model.set_ref("arc_scorer", arc_scorer)
+    model.set_ref("label_scorer", label_scorer)
+    return model
+
+
+def _init(model: Model, X: Optional[List[Doc]] = None, Y=None) -> None:
+    tok2vec = model.get_ref("tok2vec")
+    tok2vec.initialize(X=X)
+    vectors = tok2vec.predict(X) if X else None
+    width = vectors[0].shape[1] if vectors else tok2vec.get_dim("nO")
+    model.set_param("root", model.ops.alloc1f(width))
+    sample = model.ops.alloc2f(2, width)
+    for side in ("head", "dep"):
+        for kind in ("arc", "label"):
+            model.get_ref(f"{kind}_{side}").initialize(X=sample)
+    arc_scorer = model.get_ref("arc_scorer")
+    arc_scorer.set_dim("nI", model.get_ref("arc_head").get_dim("nO"))
+    arc_scorer.initialize()
+    label_scorer = model.get_ref("label_scorer")
+    label_scorer.set_dim("nO", model.get_dim("nO"))
+    hidden = model.get_ref("label_head").get_dim("nO")
+    label_scorer.initialize(X=(model.ops.alloc3f(1, 2, hidden), model.ops.alloc3f(1, 2, hidden)))
+
+
+def _forward(model: Model, docs: List[Doc], is_train: bool) -> Tuple[ParserScores, Callable]:
+    ops = model.ops
+    vectors, backprop_tok2vec = model.get_ref("tok2vec")(docs, is_train)
+    max_length = model.attrs["max_length"]
+    spans = [(i, s, e) for i, doc in enumerate(docs) for s, e in sentence_spans(doc, max_length)]
+    width = model.get_param("root").shape[0]
+    n_nodes = 1 + max((e - s for _, s, e in spans), default=0)
+    inputs = ops.alloc3f(len(spans), n_nodes, width)
+    inputs[:, 0] = model.get_param("root")
+    for k, (i, start, end) in enumerate(spans):
+        inputs[k, 1 : 1 + end - start] = vectors[i][start:end]
+    flat = inputs.reshape(-1, width)
+    hidden, backprops = {}, {}
+    for name in ("arc_head", "arc_dep", "label_head", "label_dep"):
+        out, backprops[name] = model.get_ref(name)(flat, is_train)
+        hidden[name] = out.reshape(len(spans), n_nodes, -1)
+    arcs, backprop_arcs = model.get_ref("arc_scorer")(
+        (hidden["arc_head"], hidden["arc_dep"]), is_train
+    )
+
+    def backprop(d_scores: ParserScores) -> List[Floats2d]:
+        d_hidden = {"label_head": d_scores.label_heads, "label_dep": d_scores.label_deps}
+        d_hidden["arc_head"], d_hidden["arc_dep"] = backprop_arcs(d_scores.arcs[..., None])
+        d_flat = ops.alloc2f(*flat.shape)
+        for name, d_out in d_hidden.items():
+            d_flat += backprops[name](d_out.reshape(flat.shape[0], -1))
+        d_inputs = d_flat.reshape(inputs.shape)
+        model.inc_grad("root", d_inputs[:, 0].sum(axis=0))
+        d_vectors = [ops.alloc2f(*v.shape) for v in vectors]
+        for k, (i, start, end) in enumerate(spans):
+            d_vectors[i][start:end] += d_inputs[k, 1 : 1 + end - start]
+        return backprop_tok2vec(d_vectors)
+
+    scores = ParserScores(arcs[..., 0], hidden["label_head"], hidden["label_dep"], spans)
+    return scores, backprop
+
+
+def pair_label_scorer(nO: Optional[int] = None) -> Model:
+    """Label scores `[S, n, nO]` of (head, dependent) pairs from the label MLPs'
+    outputs at the heads `[S, n, H]` and at the dependents `[S, n, H]`: a linear
+    layer over `[h_head; h_dep; h_head * h_dep]` (the product lets the pair
+    interact, as a biaffine would, at O(H L) per pair)."""
+    output = Linear(nO=nO, init_W=zero_init)
+    return Model(
+        "pair_label_scorer",
+        _pair_label_forward,
+        init=_pair_label_init,
+        layers=[output],
+        dims={"nO": nO},
+    )
+
+
+def _pair_label_init(model: Model, X=None, Y=None) -> None:
+    output = model.layers[0]
+    output.set_dim("nO", model.get_dim("nO"))
+    if X is not None:
+        output.set_dim("nI", 3 * X[0].shape[-1])
+    output.initialize()
+
+
+def _pair_label_forward(model: Model, X: Tuple[Floats3d, Floats3d], is_train: bool):
+    heads, deps = X
+    shape = heads.shape
+    features = model.ops.xp.concatenate([heads, deps, heads * deps], axis=-1)
+    scores, backprop_output = model.layers[0](features.reshape(-1, 3 * shape[-1]), is_train)
+
+    def backprop(d_scores: Floats3d) -> Tuple[Floats3d, Floats3d]:
+        d_features = backprop_output(d_scores.reshape(-1, d_scores.shape[-1])).reshape(
+            shape[:-1] + (3 * shape[-1],)
+        )
+        d_heads, d_deps, d_product = (
+            d_features[..., : shape[-1]],
+            d_features[..., shape[-1] : 2 * shape[-1]],
+            d_features[..., 2 * shape[-1] :],
+        )
+        return d_heads + d_product * deps, d_deps + d_product * heads
+
+    return scores.reshape(shape[:-1] + (-1,)), backprop

@@ -1,0 +1,129 @@
+"""The training loss of the graph-based parser: arcs (tree CRF or head
+selection) and labels, from gold where gold exists and from a teacher's targets
+where they exist."""
+
+from __future__ import annotations
+
+from typing import List, Optional
+
+import torch
+from torch import Tensor
+
+from ..losses import local_kd_loss, local_scores_loss, structural_kd_loss, token_kd_loss
+from ..structs import DependencyCRF, HeadSelection
+from ..structs.utils import NEG
+
+OBJECTIVES = ("crf", "local")
+
+
+def arc_distribution(arcs: Tensor, lengths: Tensor, objective: str):
+    """DependencyCRF (non-projective, single root) or HeadSelection over `arcs`."""
+    if objective == "crf":
+        return DependencyCRF(arcs, lengths)
+    return HeadSelection(arcs, lengths)
+
+
+def gold_arc_loss(arcs: Tensor, lengths: Tensor, objective: str, heads: Tensor) -> Tensor:
+    """`[S]` negative log-likelihood of the gold heads `[S, n+1]` (-1: missing).
+    Tree CRF: log Z - log Z(trees agreeing with the known heads), so unknown heads
+    are marginalised out; head selection: cross-entropy at the known heads."""
+    known = heads >= 0
+    if objective == "local":
+        log_p = arcs.masked_fill(~arc_mask(arcs, lengths), NEG).log_softmax(dim=1)
+        picked = log_p.gather(1, heads.clamp(min=0)[:, None, :]).squeeze(1)
+        return -(picked * known).sum(-1)
+    positions = torch.arange(arcs.shape[1], device=arcs.device)
+    agrees = (positions[None, :, None] == heads[:, None, :]) | ~known[:, None, :]
+    constrained = arcs.masked_fill(~agrees, NEG)
+    return (
+        DependencyCRF(arcs, lengths).log_partition
+        - DependencyCRF(constrained, lengths).log_partition
+    )
+
+
+def arc_mask(arcs: Tensor, lengths: Tensor) -> Tensor:
+    positions = torch.arange(arcs.shape[1], device=arcs.device)
+    nodes = positions[None, :] <= lengths[:, None]
+    words = nodes & (positions[None, :] > 0)
+    return nodes[:, :, None] & words[:, None, :] & (positions[:, None] != positions[None, :])
+
+
+def label_loss(label_scores: Tensor, heads: Tensor, gold_labels: Tensor) -> Tensor:
+    """`[S]` cross-entropy of the gold labels `[S, n+1]` (-1: missing), from the
+    label scores `[S, n+1, L]` of each dependent at its gold head (`heads`, -1:
+    missing)."""
+    known = (heads >= 0) & (gold_labels >= 0)
+    log_p = label_scores.log_softmax(-1)
+    picked = log_p.gather(2, gold_labels.clamp(min=0)[..., None]).squeeze(-1)
+    return -(picked * known).sum(-1)
+
+
+def kd_arc_loss(student, teacher, method: str, temperature: float) -> Tensor:
+    """Scalar arc KD summed over words. "token" on arcs is the per-dependent head
+    distribution, i.e. the local form."""
+    n_words = student.lengths.sum()
+    if method == "structural":
+        return structural_kd_loss(student, teacher, temperature) * n_words
+    if method == "local_scores":
+        return local_scores_loss(student, teacher, temperature) * n_words
+    if method == "hard":
+        return -student.log_prob(teacher.argmax.clamp(min=0)).sum()
+    return local_kd_loss(student, teacher, temperature) * n_words
+
+
+def parser_loss(
+    arcs: Tensor,
+    lengths: Tensor,
+    objective: str,
+    gold_heads: Tensor,
+    gold_labels: Tensor,
+    labels_at_gold: Tensor,
+    targets: List[Optional[dict]],
+    labels_at_teacher: Optional[Tensor] = None,
+) -> Tensor:
+    """Scalar loss summed over words: per sentence `(1 - alpha) * gold + alpha * KD`
+    where a teacher's targets exist, gold alone elsewhere.
+
+    arcs: `[S, n+1, n+1]`; lengths: `[S]` words; gold_heads, gold_labels:
+    `[S, n+1]`, -1 where missing; labels_at_gold: `[S, n+1, L]` the student's
+    label scores of each word at its gold head; targets: per sentence None or a
+    dict with "arcs" `[n+1, n+1]`, "labels" `[n, L]`, "heads" `[n]` and the
+    ArcTargets' "objective", "method", "weight", "temperature";
+    labels_at_teacher: `[S, n+1, L]` the student's label scores at the teacher's
+    heads (needed when any sentence has targets).
+    """
+    alphas = torch.tensor([0.0 if t is None else t["weight"] for t in targets]).to(arcs)
+    gold = gold_arc_loss(arcs, lengths, objective, gold_heads)
+    gold = gold + label_loss(labels_at_gold, gold_heads, gold_labels)
+    total = ((1.0 - alphas) * gold).sum()
+    groups: dict = {}
+    for i, target in enumerate(targets):
+        if target is not None and target["weight"] > 0:
+            key = tuple(target[k] for k in ("objective", "method", "weight", "temperature"))
+            groups.setdefault(key, []).append(i)
+    for (teacher_objective, method, weight, temperature), rows in groups.items():
+        index = torch.tensor(rows, device=arcs.device)
+        sub_lengths = lengths[index]
+        teacher_arcs = arcs.new_zeros(len(rows), *arcs.shape[1:])
+        n_labels = labels_at_teacher.shape[-1]
+        teacher_labels = labels_at_teacher.new_zeros(len(rows), arcs.shape[1], n_labels)
+        for row, i in enumerate(rows):
+            n = int(lengths[i])
+            target = targets[i]
+            if target["arcs"].shape != (n + 1, n + 1) or target["labels"].shape[0] != n:
+                raise ValueError(
+                    f"teacher arcs {target['arcs'].shape} / labels {target['labels'].shape} "
+                    f"do not match a sentence of {n} words"
+                )
+            teacher_arcs[row, : n + 1, : n + 1] = torch.as_tensor(target["arcs"]).to(arcs)
+            teacher_labels[row, 1 : n + 1] = torch.as_tensor(target["labels"]).to(arcs)
+        student = arc_distribution(arcs[index], sub_lengths, objective)
+        teacher = arc_distribution(teacher_arcs, sub_lengths, teacher_objective)
+        kd = kd_arc_loss(student, teacher, method, temperature)
+        student_labels = labels_at_teacher[index][:, 1:]
+        n_words = sub_lengths.sum()
+        kd = kd + n_words * token_kd_loss(
+            student_labels, teacher_labels[:, 1:], sub_lengths, temperature
+        )
+        total = total + weight * kd
+    return total
