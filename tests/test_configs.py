@@ -1,0 +1,54 @@
+"""Every shipped config is valid and trains with `spacy train` on the committed
+EWT sample (the teacher on a tiny BERT built offline)."""
+
+from pathlib import Path
+
+import pytest
+import spacy
+from spacy.cli.train import train
+from spacy.util import load_config
+
+from spacy_skd.testing import force_hf_offline, make_tiny_bert
+from spacy_skd.training.convert import convert_corpus
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIGS = sorted((ROOT / "configs").glob("*.cfg"))
+SAMPLE = ROOT / "tests" / "fixtures" / "ewt_sample"
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    out = tmp_path_factory.mktemp("corpus")
+    for split in ("train", "dev"):
+        convert_corpus(
+            SAMPLE / f"{split}.conllu", out / f"{split}.spacy", iob2_path=SAMPLE / f"{split}.iob2"
+        )
+    return out
+
+
+@pytest.fixture(scope="module")
+def tiny_bert(tmp_path_factory):
+    return make_tiny_bert(tmp_path_factory.mktemp("bert") / "tiny-bert")
+
+
+def test_the_three_configs_are_shipped():
+    assert {c.stem for c in CONFIGS} >= {"teacher_trf", "student_cnn", "student_bilstm"}
+
+
+@pytest.mark.parametrize("config_path", CONFIGS, ids=lambda p: p.stem)
+def test_config_trains_and_the_result_loads(config_path, corpus, tiny_bert, tmp_path, monkeypatch):
+    force_hf_offline(monkeypatch)
+    overrides = {
+        "paths.train": str(corpus / "train.spacy"),
+        "paths.dev": str(corpus / "dev.spacy"),
+        "training.max_steps": 4,
+        "training.eval_frequency": 2,
+    }
+    if "teacher" in load_config(config_path)["paths"]:
+        overrides["paths.teacher"] = str(tiny_bert)
+    train(config_path, tmp_path / "out", overrides=overrides)
+    nlp = spacy.load(tmp_path / "out" / "model-last")
+    assert nlp.pipe_names[-5:] == ["senter", "tagger", "upos", "parser", "ner"]
+    doc = nlp("The Ministry of Health in Canberra said on Tuesday that it will act.")
+    assert all(token.tag_ and token.pos_ and token.dep_ for token in doc)
+    assert all(len([t for t in sent if t.head == t]) == 1 for sent in doc.sents)
