@@ -192,17 +192,18 @@ class SkdParser(TrainablePipe):
     def set_annotations(self, docs: Iterable[Doc], parses: Tuple) -> None:
         spans, heads, label_ids = parses
         docs = list(docs)
-        arrays = [numpy.zeros((len(doc), 2), dtype="int64") for doc in docs]
+        relative = [numpy.zeros(len(doc), dtype="int64") for doc in docs]
+        dep_ids = [numpy.zeros(len(doc), dtype="uint64") for doc in docs]
         for k, (i, start, end) in enumerate(spans):
             for offset in range(end - start):
                 head = heads[k, offset + 1]
-                arrays[i][start + offset, 0] = 0 if head == 0 else head - 1 - offset
+                relative[i][start + offset] = 0 if head == 0 else head - 1 - offset
                 label = self.labels[label_ids[k, offset + 1]]
-                arrays[i][start + offset, 1] = self.vocab.strings.add(label)
-        for doc, array in zip(docs, arrays):
+                dep_ids[i][start + offset] = self.vocab.strings.add(label)
+        for doc, offsets, deps in zip(docs, relative, dep_ids):
             if len(doc):
                 # spaCy stores relative heads as wrapped unsigned integers.
-                doc.from_array([HEAD, DEP], array.astype("uint64"))
+                doc.from_array([HEAD, DEP], numpy.stack([offsets.astype("uint64"), deps], 1))
 
     def _gold(self, example: Example, start: int, end: int, heads, deps) -> Tuple:
         """Gold heads (0 = ROOT, 1..n, -1 missing) and label ids of one span; a head

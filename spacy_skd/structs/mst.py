@@ -73,17 +73,22 @@ def mst(arc_scores: Tensor, lengths: Tensor, single_root: bool = True) -> Tensor
     """Heads `[B, N+1]` (entry 0 and padding -1) of the maximum spanning tree of
     each sentence, for `arc_scores [B, N+1, N+1]` indexed `[head, dependent]`.
 
-    With `single_root`, exactly one word attaches to ROOT: every root arc is
-    lowered by a constant larger than any two trees' score difference, so the
-    MST takes as few root arcs as it can (one) and, among those trees, the best.
+    With `single_root`, exactly one word attaches to ROOT. When the best tree
+    overall already has one root child it is also the best single-root tree;
+    otherwise every root arc is lowered by a constant larger than any two trees'
+    score difference, so the MST takes as few root arcs as it can (one) and,
+    among those trees, the best.
     """
     scores = arc_scores.detach().double().cpu().numpy()
     heads = numpy.full(scores.shape[:2], -1, dtype=numpy.int64)
     for b, n in enumerate(lengths.tolist()):
-        sent = scores[b, : n + 1, : n + 1].copy()
-        if single_root and n > 1:
+        sent = scores[b, : n + 1, : n + 1]
+        best = chu_liu_edmonds(sent)
+        if single_root and (best[1:] == 0).sum() > 1:
             allowed = sent[sent > FORBIDDEN]
             spread = allowed.max() - allowed.min() if allowed.size else 0.0
-            sent[0, 1:] -= 1.0 + 2.0 * n * spread
-        heads[b, : n + 1] = chu_liu_edmonds(sent)
+            penalised = sent.copy()
+            penalised[0, 1:] -= 1.0 + 2.0 * n * spread
+            best = chu_liu_edmonds(penalised)
+        heads[b, : n + 1] = best
     return torch.from_numpy(heads).to(arc_scores.device)

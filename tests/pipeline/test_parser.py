@@ -71,6 +71,15 @@ def test_overfits_trees_and_labels(objective):
     assert scores["dep_uas"] == scores["dep_las"] == 1.0
 
 
+def test_labels_whose_hash_exceeds_int64_are_set():
+    """Most short labels are spaCy symbols with small ids; "aux:pass" is a hash
+    above 2**63, which an int64 annotation array cannot hold."""
+    data = TRAIN + [("ham was eaten", [2, 2, 2], ["nsubj", "aux:pass", "ROOT"])]
+    nlp = make_nlp("crf")
+    train(nlp, examples(nlp, data))
+    assert [t.dep_ for t in nlp("ham was eaten")] == ["nsubj", "aux:pass", "ROOT"]
+
+
 def test_decoding_random_scores_gives_trees_with_sentences_and_cap():
     """An untrained parser on docs with and without boundaries, longer than the cap."""
     nlp = make_nlp("crf", max_length=5)
