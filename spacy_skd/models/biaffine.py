@@ -39,15 +39,23 @@ def _forward(
     xp = model.ops.xp
     W = model.get_param("W")
     heads, deps = (_with_bias(model.ops, x) for x in X)
-    # [B, n, o, a]: each head's row of every label's matrix, then against dependents.
-    heads_W = xp.einsum("bia,oac->bioc", heads, W, optimize=True)
-    scores = xp.einsum("bioc,bjc->bijo", heads_W, deps, optimize=True)
+    batch, n_heads, width = heads.shape
+    # Contiguous operands throughout, so that numpy hands every product to BLAS.
+    deps_T = xp.ascontiguousarray(deps.transpose(0, 2, 1))
+    heads_W = [(heads.reshape(-1, width) @ W[o]).reshape(batch, n_heads, -1) for o in range(len(W))]
+    scores = xp.stack([xp.matmul(hw, deps_T) for hw in heads_W], axis=-1)
 
     def backprop(d_scores: Floats4d) -> Tuple[Floats3d, Floats3d]:
-        d_heads_W = xp.einsum("bijo,bjc->bioc", d_scores, deps, optimize=True)
-        d_deps = xp.einsum("bijo,bioc->bjc", d_scores, heads_W, optimize=True)
-        model.inc_grad("W", xp.einsum("bia,bioc->oac", heads, d_heads_W, optimize=True))
-        d_heads = xp.einsum("bioc,oac->bia", d_heads_W, W, optimize=True)
+        d_heads = xp.zeros_like(heads)
+        d_deps = xp.zeros_like(deps)
+        d_W = xp.zeros_like(W)
+        for o, hw in enumerate(heads_W):
+            d_o = xp.ascontiguousarray(d_scores[..., o])
+            d_hw = xp.matmul(d_o, deps)
+            d_deps += xp.matmul(xp.ascontiguousarray(d_o.transpose(0, 2, 1)), hw)
+            d_W[o] = heads.reshape(-1, width).T @ d_hw.reshape(-1, width)
+            d_heads += (d_hw.reshape(-1, width) @ W[o].T).reshape(heads.shape)
+        model.inc_grad("W", d_W)
         return d_heads[..., :-1], d_deps[..., :-1]
 
     return scores, backprop
