@@ -11,7 +11,6 @@ import numpy
 import torch
 from spacy.attrs import DEP, HEAD
 from spacy.language import Language
-from spacy.pipeline.trainable_pipe import TrainablePipe
 from spacy.tokens import Doc
 from spacy.training import Example, validate_examples, validate_get_examples
 from spacy.vocab import Vocab
@@ -19,8 +18,8 @@ from thinc.api import Config, Model, Optimizer
 
 from ..models.parser import ParserScores
 from ..structs import mst
+from .base import LabelledPipe, set_dropout_rate
 from .parser_loss import OBJECTIVES, parser_loss
-from .tagger import set_dropout_rate
 from .targets import targets_for
 
 DEFAULT_PARSER_MODEL = """
@@ -84,7 +83,7 @@ def make_parser(
     )
 
 
-class SkdParser(TrainablePipe):
+class SkdParser(LabelledPipe):
     """Sets token.head and token.dep_, one sentence at a time (INTERFACES.md
     section 5): sentences from an upstream senter, or the whole doc."""
 
@@ -111,27 +110,8 @@ class SkdParser(TrainablePipe):
         self.scorer = scorer
         self._warned_no_sentences = False
 
-    @property
-    def labels(self) -> tuple:
-        return tuple(self.cfg["labels"])
-
-    @property
-    def label_data(self) -> tuple:
-        return self.labels
-
-    def add_label(self, label: str) -> int:
-        if not isinstance(label, str):
-            raise ValueError(f"label must be a string, got {label!r}")
-        if label in self.labels:
-            return 0
-        if self.model.has_dim("nO"):
-            raise ValueError(
-                f"Cannot add label {label!r} to '{self.name}' after it was initialized "
-                f"with {len(self.labels)} labels"
-            )
-        self.cfg["labels"].append(label)
-        self.vocab.strings.add(label)
-        return 1
+    def _is_sized(self) -> bool:
+        return self.model.has_dim("nO")
 
     def initialize(
         self,

@@ -10,9 +10,7 @@ from typing import Callable, Dict, Iterable, List, Optional
 
 import numpy
 import torch
-from spacy.errors import Errors
 from spacy.language import Language
-from spacy.pipeline.trainable_pipe import TrainablePipe
 from spacy.tokens import Doc, Token
 from spacy.training import Example, validate_examples, validate_get_examples
 from spacy.util import registry
@@ -21,6 +19,7 @@ from thinc.api import Config, Model, Optimizer
 from thinc.types import Floats2d
 
 from ..structs import LinearChainCRF
+from .base import LabelledPipe, set_dropout_rate
 from .sequence_loss import sequence_loss
 from .targets import targets_for
 
@@ -116,7 +115,7 @@ def make_tagger(
     return SkdTagger(nlp.vocab, model, name, attr=attr, overwrite=overwrite, scorer=scorer)
 
 
-class SequenceLabeller(TrainablePipe):
+class SequenceLabeller(LabelledPipe):
     """The shared part of skd_tagger and skd_ner: one tag per token from a
     spacy-skd.Tagger.v1 model (softmax or CRF output layer), trained on gold and
     on teacher targets (`doc._.skd_targets[name]`) in one loss.
@@ -143,14 +142,6 @@ class SequenceLabeller(TrainablePipe):
         self.scorer = scorer
 
     @property
-    def labels(self) -> tuple:
-        return tuple(self.cfg["labels"])
-
-    @property
-    def label_data(self) -> tuple:
-        return self.labels
-
-    @property
     def tag_names(self) -> tuple:
         """The names of the model's output classes, in score order."""
         raise NotImplementedError
@@ -159,19 +150,8 @@ class SequenceLabeller(TrainablePipe):
     def is_crf(self) -> bool:
         return self.model.attrs["output_layer"] == "crf"
 
-    def add_label(self, label: str) -> int:
-        if not isinstance(label, str):
-            raise ValueError(Errors.E187)
-        if label in self.labels:
-            return 0
-        if self.model.get_ref("output_layer").has_dim("nO"):
-            raise ValueError(
-                f"Cannot add label {label!r} to '{self.name}' after it was initialized "
-                f"with {len(self.labels)} labels"
-            )
-        self.cfg["labels"].append(label)
-        self.vocab.strings.add(label)
-        return 1
+    def _is_sized(self) -> bool:
+        return self.model.get_ref("output_layer").has_dim("nO")
 
     def initialize(
         self,
@@ -358,12 +338,6 @@ class SkdTagger(SequenceLabeller):
             for token, label_id in zip(doc, ids):
                 if overwrite or get_label(token, self.attr) is None:
                     set_label(token, self.attr, labels[int(label_id)])
-
-
-def set_dropout_rate(model: Model, drop: float) -> None:
-    for node in model.walk():
-        if "dropout_rate" in node.attrs:
-            node.attrs["dropout_rate"] = drop
 
 
 @registry.scorers("spacy-skd.tagger_scorer.v1")
