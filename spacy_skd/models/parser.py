@@ -119,41 +119,69 @@ def _init(model: Model, X: Optional[List[Doc]] = None, Y=None) -> None:
     label_scorer.initialize(X=(model.ops.alloc3f(1, 2, hidden), model.ops.alloc3f(1, 2, hidden)))
 
 
+# Sentences go through the MLPs and the arc scorer in buckets of this many, sorted
+# by length, so that short sentences are not padded to the batch's longest.
+BUCKET_SIZE = 32
+
+
 def _forward(model: Model, docs: List[Doc], is_train: bool) -> Tuple[ParserScores, Callable]:
     ops = model.ops
     vectors, backprop_tok2vec = model.get_ref("tok2vec")(docs, is_train)
     max_length = model.attrs["max_length"]
     spans = [(i, s, e) for i, doc in enumerate(docs) for s, e in sentence_spans(doc, max_length)]
-    width = model.get_param("root").shape[0]
+    root = model.get_param("root")
     n_nodes = 1 + max((e - s for _, s, e in spans), default=0)
-    inputs = ops.alloc3f(len(spans), n_nodes, width)
-    inputs[:, 0] = model.get_param("root")
-    for k, (i, start, end) in enumerate(spans):
-        inputs[k, 1 : 1 + end - start] = vectors[i][start:end]
-    flat = inputs.reshape(-1, width)
-    hidden, backprops = {}, {}
-    for name in ("arc_head", "arc_dep", "label_head", "label_dep"):
-        out, backprops[name] = model.get_ref(name)(flat, is_train)
-        hidden[name] = out.reshape(len(spans), n_nodes, -1)
-    arcs, backprop_arcs = model.get_ref("arc_scorer")(
-        (hidden["arc_head"], hidden["arc_dep"]), is_train
-    )
+    hidden_width = model.get_ref("label_head").get_dim("nO")
+    arcs = ops.alloc3f(len(spans), n_nodes, n_nodes)
+    label_heads = ops.alloc3f(len(spans), n_nodes, hidden_width)
+    label_deps = ops.alloc3f(len(spans), n_nodes, hidden_width)
+    by_length = sorted(range(len(spans)), key=lambda k: spans[k][2] - spans[k][1])
+    buckets = []
+    for first in range(0, len(by_length), BUCKET_SIZE):
+        rows = by_length[first : first + BUCKET_SIZE]
+        size = 1 + max(spans[k][2] - spans[k][1] for k in rows)
+        inputs = ops.alloc3f(len(rows), size, root.shape[0])
+        inputs[:, 0] = root
+        for row, k in enumerate(rows):
+            i, start, end = spans[k]
+            inputs[row, 1 : 1 + end - start] = vectors[i][start:end]
+        flat = inputs.reshape(-1, root.shape[0])
+        hidden, backprops = {}, {}
+        for name in ("arc_head", "arc_dep", "label_head", "label_dep"):
+            out, backprops[name] = model.get_ref(name)(flat, is_train)
+            hidden[name] = out.reshape(len(rows), size, -1)
+        bucket_arcs, backprop_arcs = model.get_ref("arc_scorer")(
+            (hidden["arc_head"], hidden["arc_dep"]), is_train
+        )
+        arcs[rows, :size, :size] = bucket_arcs[..., 0]
+        label_heads[rows, :size] = hidden["label_head"]
+        label_deps[rows, :size] = hidden["label_dep"]
+        buckets.append((rows, size, flat.shape, backprops, backprop_arcs))
 
     def backprop(d_scores: ParserScores) -> List[Floats2d]:
-        d_hidden = {"label_head": d_scores.label_heads, "label_dep": d_scores.label_deps}
-        d_hidden["arc_head"], d_hidden["arc_dep"] = backprop_arcs(d_scores.arcs[..., None])
-        d_flat = ops.alloc2f(*flat.shape)
-        for name, d_out in d_hidden.items():
-            d_flat += backprops[name](d_out.reshape(flat.shape[0], -1))
-        d_inputs = d_flat.reshape(inputs.shape)
-        model.inc_grad("root", d_inputs[:, 0].sum(axis=0))
         d_vectors = [ops.alloc2f(*v.shape) for v in vectors]
-        for k, (i, start, end) in enumerate(spans):
-            d_vectors[i][start:end] += d_inputs[k, 1 : 1 + end - start]
+        d_root = ops.alloc1f(root.shape[0])
+        for rows, size, flat_shape, backprops, backprop_arcs in buckets:
+            d_hidden = {
+                "label_head": d_scores.label_heads[rows, :size],
+                "label_dep": d_scores.label_deps[rows, :size],
+            }
+            d_arcs = ops.xp.ascontiguousarray(d_scores.arcs[rows, :size, :size])
+            d_hidden["arc_head"], d_hidden["arc_dep"] = backprop_arcs(d_arcs[..., None])
+            d_flat = ops.alloc2f(*flat_shape)
+            for name, d_out in d_hidden.items():
+                d_flat += backprops[name](
+                    ops.xp.ascontiguousarray(d_out).reshape(flat_shape[0], -1)
+                )
+            d_inputs = d_flat.reshape(len(rows), size, -1)
+            d_root += d_inputs[:, 0].sum(axis=0)
+            for row, k in enumerate(rows):
+                i, start, end = spans[k]
+                d_vectors[i][start:end] += d_inputs[row, 1 : 1 + end - start]
+        model.inc_grad("root", d_root)
         return backprop_tok2vec(d_vectors)
 
-    scores = ParserScores(arcs[..., 0], hidden["label_head"], hidden["label_dep"], spans)
-    return scores, backprop
+    return ParserScores(arcs, label_heads, label_deps, spans), backprop
 
 
 def pair_label_scorer(nO: Optional[int] = None) -> Model:

@@ -202,3 +202,21 @@ def test_bad_config_and_missing_trees():
     bare = [Example(nlp.make_doc("no trees here"), nlp.make_doc("no trees here"))]
     with pytest.raises(ValueError, match="found no dependency labels"):
         nlp.initialize(lambda: bare)
+
+
+def test_buckets_of_sentences_change_nothing(monkeypatch):
+    """Sentences are scored in length buckets: a sentence parsed in a big batch of
+    varied lengths gets the same tree as alone, and training still fits."""
+    import spacy_skd.models.parser as parser_model
+
+    monkeypatch.setattr(parser_model, "BUCKET_SIZE", 2)
+    nlp = make_nlp("crf")
+    exs = examples(nlp)
+    first = train(nlp, exs, steps=1)["skd_parser"]
+    assert train(nlp, exs, steps=40)["skd_parser"] < 0.01 * first
+    for text, heads, _ in TRAIN:
+        assert [t.head.i for t in nlp(text)] == heads
+    texts = [" ".join(["ham"] * (1 + i % 7)) + " eat eggs" for i in range(11)]
+    alone = [[t.head.i for t in nlp(text)] for text in texts]
+    together = [[t.head.i for t in doc] for doc in nlp.pipe(texts, batch_size=11)]
+    assert together == alone
