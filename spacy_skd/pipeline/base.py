@@ -3,8 +3,11 @@ before `initialize` sizes the model, and dropout set on every layer."""
 
 from __future__ import annotations
 
+from typing import Dict, Iterable, List, Optional
+
 from spacy.pipeline.trainable_pipe import TrainablePipe
-from thinc.api import Model
+from spacy.training import Example, validate_examples
+from thinc.api import Model, Optimizer
 
 
 class LabelledPipe(TrainablePipe):
@@ -36,6 +39,45 @@ class LabelledPipe(TrainablePipe):
         self.cfg["labels"].append(label)
         self.vocab.strings.add(label)
         return 1
+
+    def _prepare_update(self, examples: List[Example]) -> None:
+        """Set what training needs on the predicted docs before the forward pass."""
+
+    def _loss_and_gradients(self, examples: List[Example], scores) -> tuple:
+        """(loss, d_scores) for one batch, by one torch backward."""
+        raise NotImplementedError
+
+    def _backprop_loss(self, examples: List[Example], scores) -> tuple:
+        """(loss, d_scores), also adding the gradients of parameters the loss
+        reads directly (not through `scores`)."""
+        return self._loss_and_gradients(examples, scores)
+
+    def update(
+        self,
+        examples: Iterable[Example],
+        *,
+        drop: float = 0.0,
+        sgd: Optional[Optimizer] = None,
+        losses: Optional[Dict[str, float]] = None,
+    ) -> Dict[str, float]:
+        """One step: gold and, where a teacher's targets are on the doc, KD, in one
+        loss and one backward pass (so listeners see one backprop)."""
+        if losses is None:
+            losses = {}
+        losses.setdefault(self.name, 0.0)
+        examples = list(examples)
+        validate_examples(examples, f"{type(self).__name__}.update")
+        if not any(len(eg.predicted) for eg in examples):
+            return losses
+        self._prepare_update(examples)
+        set_dropout_rate(self.model, drop)
+        scores, backprop = self.model.begin_update([eg.predicted for eg in examples])
+        loss, d_scores = self._backprop_loss(examples, scores)
+        backprop(d_scores)
+        if sgd is not None:
+            self.finish_update(sgd)
+        losses[self.name] += loss
+        return losses
 
 
 def set_dropout_rate(model: Model, drop: float) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import warnings
 from itertools import islice
-from typing import Callable, Dict, Iterable, List, Optional, Tuple
+from typing import Callable, Iterable, List, Optional, Tuple
 
 import numpy
 import torch
@@ -14,11 +14,11 @@ from spacy.language import Language
 from spacy.tokens import Doc
 from spacy.training import Example, validate_examples, validate_get_examples
 from spacy.vocab import Vocab
-from thinc.api import Config, Model, Optimizer
+from thinc.api import Config, Model
 
 from ..models.parser import ParserScores
 from ..structs import mst
-from .base import LabelledPipe, set_dropout_rate
+from .base import LabelledPipe
 from .parser_loss import OBJECTIVES, parser_loss
 from .targets import targets_for
 
@@ -291,6 +291,10 @@ class SkdParser(LabelledPipe):
         validate_examples(examples, "SkdParser.get_loss")
         return self._loss_and_gradients(list(examples), scores)
 
+    def _prepare_update(self, examples: List[Example]) -> None:
+        for example in examples:
+            self._copy_gold_sentences(example)
+
     def _copy_gold_sentences(self, example: Example) -> None:
         """Training parses the gold sentences where the reference has them, else
         the teacher's (the spans of its targets), else the whole doc."""
@@ -306,29 +310,3 @@ class SkdParser(LabelledPipe):
         for token, start in zip(doc, starts):
             if start is not None:
                 token.is_sent_start = bool(start) or token.i == 0
-
-    def update(
-        self,
-        examples: Iterable[Example],
-        *,
-        drop: float = 0.0,
-        sgd: Optional[Optimizer] = None,
-        losses: Optional[Dict[str, float]] = None,
-    ) -> Dict[str, float]:
-        if losses is None:
-            losses = {}
-        losses.setdefault(self.name, 0.0)
-        examples = list(examples)
-        validate_examples(examples, "SkdParser.update")
-        if not any(len(eg.predicted) for eg in examples):
-            return losses
-        for example in examples:
-            self._copy_gold_sentences(example)
-        set_dropout_rate(self.model, drop)
-        scores, backprop = self.model.begin_update([eg.predicted for eg in examples])
-        loss, d_scores = self._loss_and_gradients(examples, scores)
-        backprop(d_scores)
-        if sgd is not None:
-            self.finish_update(sgd)
-        losses[self.name] += loss
-        return losses

@@ -15,11 +15,11 @@ from spacy.tokens import Doc, Token
 from spacy.training import Example, validate_examples, validate_get_examples
 from spacy.util import registry
 from spacy.vocab import Vocab
-from thinc.api import Config, Model, Optimizer
+from thinc.api import Config, Model
 from thinc.types import Floats2d
 
 from ..structs import LinearChainCRF
-from .base import LabelledPipe, set_dropout_rate
+from .base import LabelledPipe
 from .sequence_loss import sequence_loss
 from .targets import targets_for
 
@@ -261,33 +261,13 @@ class SequenceLabeller(LabelledPipe):
         loss, d_scores, _ = self._loss_and_gradients(list(examples), scores)
         return loss, d_scores
 
-    def update(
-        self,
-        examples: Iterable[Example],
-        *,
-        drop: float = 0.0,
-        sgd: Optional[Optimizer] = None,
-        losses: Optional[Dict[str, float]] = None,
-    ) -> Dict[str, float]:
-        if losses is None:
-            losses = {}
-        losses.setdefault(self.name, 0.0)
-        examples = list(examples)
-        validate_examples(examples, f"{type(self).__name__}.update")
-        if not any(len(eg.predicted) for eg in examples):
-            return losses
-        set_dropout_rate(self.model, drop)
-        scores, backprop = self.model.begin_update([eg.predicted for eg in examples])
+    def _backprop_loss(self, examples: List[Example], scores: List) -> tuple:
         loss, d_scores, d_crf = self._loss_and_gradients(examples, scores)
         if d_crf is not None:
             layer = self.model.get_ref("transitions")
             for name, grad in zip(("transitions", "start", "end"), d_crf):
                 layer.inc_grad(name, self.model.ops.asarray(grad))
-        backprop(d_scores)
-        if sgd is not None:
-            self.finish_update(sgd)
-        losses[self.name] += loss
-        return losses
+        return loss, d_scores
 
 
 class SkdTagger(SequenceLabeller):
