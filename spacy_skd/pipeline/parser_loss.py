@@ -9,9 +9,10 @@ from typing import List, Optional
 import torch
 from torch import Tensor
 
-from ..losses import local_kd_loss, local_scores_loss, structural_kd_loss, token_kd_loss
+from ..losses import token_kd_loss
 from ..structs import DependencyCRF, HeadSelection
 from ..structs.utils import NEG
+from .kd import summed_kd_loss
 
 OBJECTIVES = ("crf", "local")
 
@@ -61,14 +62,7 @@ def label_loss(label_scores: Tensor, heads: Tensor, gold_labels: Tensor) -> Tens
 def kd_arc_loss(student, teacher, method: str, temperature: float) -> Tensor:
     """Scalar arc KD summed over words. "token" on arcs is the per-dependent head
     distribution, i.e. the local form."""
-    n_words = student.lengths.sum()
-    if method == "structural":
-        return structural_kd_loss(student, teacher, temperature) * n_words
-    if method == "local_scores":
-        return local_scores_loss(student, teacher, temperature) * n_words
-    if method == "hard":
-        return -student.log_prob(teacher.argmax.clamp(min=0)).sum()
-    return local_kd_loss(student, teacher, temperature) * n_words
+    return summed_kd_loss(student, teacher, "local" if method == "token" else method, temperature)
 
 
 def parser_loss(

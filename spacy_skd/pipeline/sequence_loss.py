@@ -8,9 +8,10 @@ from typing import List, Optional
 import torch
 from torch import Tensor
 
-from ..losses import local_kd_loss, local_scores_loss, structural_kd_loss, token_kd_loss
+from ..losses import token_kd_loss
 from ..structs import LinearChainCRF, TokenSoftmax
 from ..structs.utils import NEG
+from .kd import summed_kd_loss
 from .targets import SequenceTargets
 
 
@@ -52,16 +53,9 @@ def gold_loss(
 def kd_loss(student, teacher, method: str, temperature: float) -> Tensor:
     """Scalar: the KD loss summed over the sentences' tokens (the losses return a
     per-token mean)."""
-    n_tokens = student.lengths.sum()
-    if method == "structural":
-        return structural_kd_loss(student, teacher, temperature) * n_tokens
-    if method == "local":
-        return local_kd_loss(student, teacher, temperature) * n_tokens
-    if method == "local_scores":
-        return local_scores_loss(student, teacher, temperature) * n_tokens
-    if method == "hard":
-        silver = teacher.argmax.clamp(min=0)
-        return -student.log_prob(silver).sum()
+    shared = summed_kd_loss(student, teacher, method, temperature)
+    if shared is not None:
+        return shared
     # "token": per-token distributions. A CRF teacher's is its unary marginals at
     # temperature T, passed as logits T * log(marginal) so the loss's / T undoes it;
     # a CRF student's is the softmax of its emissions.
@@ -71,6 +65,7 @@ def kd_loss(student, teacher, method: str, temperature: float) -> Tensor:
     else:
         teacher_scores = teacher.logits
     student_scores = student.emissions if isinstance(student, LinearChainCRF) else student.logits
+    n_tokens = student.lengths.sum()
     return token_kd_loss(student_scores, teacher_scores, student.lengths, temperature) * n_tokens
 
 
