@@ -14,6 +14,7 @@ from thinc.api import Linear, Model, Relu, zero_init
 from thinc.types import Floats2d, Floats3d
 
 from .biaffine import biaffine
+from .distance import distance_scorer
 
 Span = Tuple[int, int, int]  # (doc index, start, end) of one parsed sentence
 
@@ -60,6 +61,7 @@ def build_parser_model(
     arc_hidden_width: int = 256,
     label_hidden_width: int = 128,
     dropout: float = 0.1,
+    distance: bool = True,
 ) -> Model[List[Doc], ParserScores]:
     """Biaffine arc and label scorer (Dozat & Manning 2017) over `tok2vec`'s
     token vectors, one sentence at a time with a learned ROOT vector in front.
@@ -67,10 +69,12 @@ def build_parser_model(
     tok2vec: token-to-vector layer or listener. nO: number of dependency labels
     (set at initialize when None). arc_hidden_width, label_hidden_width: widths
     of the head/dependent MLPs (ReLU) before the biaffine arc and label scorers.
-    dropout: on the MLP outputs. The longest stretch parsed as one tree is the
-    attr "max_length" (see `sentence_spans`), which the component sets from its
-    own config. The label scorer (ref "label_scorer") is applied by the component
-    to the heads it needs.
+    dropout: on the MLP outputs. distance: add to each arc a score of its signed
+    length (bucketed) from the head's and the dependent's arc MLP states, which
+    position-blind encoders such as CNNs need (see `distance.py`). The longest
+    stretch parsed as one tree is the attr "max_length" (see `sentence_spans`),
+    which the component sets from its own config. The label scorer (ref
+    "label_scorer") is applied by the component to the heads it needs.
     """
     mlps = {
         name: Relu(nO=width, dropout=dropout)
@@ -83,11 +87,12 @@ def build_parser_model(
     }
     arc_scorer = biaffine(nO=1)
     label_scorer = pair_label_scorer(nO)
+    arc_layers = [arc_scorer, distance_scorer()] if distance else [arc_scorer]
     model = Model(
         "skd_biaffine_parser",
         _forward,
         init=_init,
-        layers=[tok2vec, *mlps.values(), arc_scorer, label_scorer],
+        layers=[tok2vec, *mlps.values(), *arc_layers, label_scorer],
         dims={"nO": nO},
         params={"root": None},
         attrs={"max_length": 100},
@@ -96,6 +101,8 @@ def build_parser_model(
     for name, layer in mlps.items():
         model.set_ref(name, layer)
     model.set_ref("arc_scorer", arc_scorer)
+    if distance:
+        model.set_ref("distance_scorer", arc_layers[1])
     model.set_ref("label_scorer", label_scorer)
     return model
 
@@ -113,6 +120,10 @@ def _init(model: Model, X: Optional[List[Doc]] = None, Y=None) -> None:
     arc_scorer = model.get_ref("arc_scorer")
     arc_scorer.set_dim("nI", model.get_ref("arc_head").get_dim("nO"))
     arc_scorer.initialize()
+    if model.has_ref("distance_scorer"):
+        distance = model.get_ref("distance_scorer")
+        distance.set_dim("nI", arc_scorer.get_dim("nI"))
+        distance.initialize()
     label_scorer = model.get_ref("label_scorer")
     label_scorer.set_dim("nO", model.get_dim("nO"))
     hidden = model.get_ref("label_head").get_dim("nO")
@@ -153,21 +164,32 @@ def _forward(model: Model, docs: List[Doc], is_train: bool) -> Tuple[ParserScore
         bucket_arcs, backprop_arcs = model.get_ref("arc_scorer")(
             (hidden["arc_head"], hidden["arc_dep"]), is_train
         )
-        arcs[rows, :size, :size] = bucket_arcs[..., 0]
+        bucket_arcs = bucket_arcs[..., 0]
+        backprop_distance = None
+        if model.has_ref("distance_scorer"):
+            distance_arcs, backprop_distance = model.get_ref("distance_scorer")(
+                (hidden["arc_head"], hidden["arc_dep"]), is_train
+            )
+            bucket_arcs = bucket_arcs + distance_arcs
+        arcs[rows, :size, :size] = bucket_arcs
         label_heads[rows, :size] = hidden["label_head"]
         label_deps[rows, :size] = hidden["label_dep"]
-        buckets.append((rows, size, flat.shape, backprops, backprop_arcs))
+        buckets.append((rows, size, flat.shape, backprops, backprop_arcs, backprop_distance))
 
     def backprop(d_scores: ParserScores) -> List[Floats2d]:
         d_vectors = [ops.alloc2f(*v.shape) for v in vectors]
         d_root = ops.alloc1f(root.shape[0])
-        for rows, size, flat_shape, backprops, backprop_arcs in buckets:
+        for rows, size, flat_shape, backprops, backprop_arcs, backprop_distance in buckets:
             d_hidden = {
                 "label_head": d_scores.label_heads[rows, :size],
                 "label_dep": d_scores.label_deps[rows, :size],
             }
             d_arcs = ops.xp.ascontiguousarray(d_scores.arcs[rows, :size, :size])
             d_hidden["arc_head"], d_hidden["arc_dep"] = backprop_arcs(d_arcs[..., None])
+            if backprop_distance is not None:
+                d_head, d_dep = backprop_distance(d_arcs)
+                d_hidden["arc_head"] = d_hidden["arc_head"] + d_head
+                d_hidden["arc_dep"] = d_hidden["arc_dep"] + d_dep
             d_flat = ops.alloc2f(*flat_shape)
             for name, d_out in d_hidden.items():
                 d_flat += backprops[name](

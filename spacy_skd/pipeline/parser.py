@@ -20,7 +20,7 @@ from ..models.parser import ParserScores
 from ..structs import mst
 from .base import LabelledPipe
 from .parser_loss import OBJECTIVES, parser_loss
-from .targets import targets_for
+from .targets import ArcTargets, targets_for
 
 DEFAULT_PARSER_MODEL = """
 [model]
@@ -153,16 +153,59 @@ class SkdParser(LabelledPipe):
                 stacklevel=2,
             )
             self._warned_no_sentences = True
+        scores, heads, label_scores = self._parse(docs)
+        if label_scores is None:
+            return scores.spans, heads, heads
+        return scores.spans, heads, label_scores.argmax(-1)
+
+    def _parse(
+        self, docs: List[Doc]
+    ) -> Tuple[ParserScores, numpy.ndarray, Optional[numpy.ndarray]]:
+        """The model's scores, the MST heads `[S, n+1]` and the label scores at
+        those heads `[S, n+1, L]` (None when there is nothing to parse)."""
         scores = self.model.predict(docs)
         if not scores.spans:
-            empty = numpy.zeros((0, 1), dtype="int64")
-            return scores.spans, empty, empty
+            return scores, numpy.zeros((0, 1), dtype="int64"), None
         arcs = torch.as_tensor(numpy.asarray(scores.arcs, dtype="float32"))
         heads = mst(arcs, torch.tensor(scores.lengths), single_root=True).numpy()
         label_scores = self.model.get_ref("label_scorer").predict(
             (self._at_heads(scores.label_heads, heads.clip(min=0)), scores.label_deps)
         )
-        return scores.spans, heads, numpy.asarray(label_scores).argmax(-1)
+        return scores, heads, numpy.asarray(label_scores)
+
+    def teacher_targets(
+        self,
+        docs: Iterable[Doc],
+        *,
+        method: str = "structural",
+        weight: float = 0.5,
+        temperature: float = 1.0,
+    ) -> List[ArcTargets]:
+        """This component's scores on `docs` as a teacher's targets (INTERFACES.md
+        section 4), per doc and parsed sentence: arc scores `[n+1, n+1]`, the MST
+        heads `[n]` and the label logits at them `[n, L]`, labels named by
+        `labels`. The sentences are those `predict` parses (set them first)."""
+        docs = list(docs)
+        scores, heads, label_scores = self._parse(docs)
+        per_doc = [([], [], [], []) for _ in docs]
+        for k, (i, start, end) in enumerate(scores.spans):
+            n = end - start
+            spans, arcs, labels, doc_heads = per_doc[i]
+            spans.append((start, end))
+            arcs.append(numpy.asarray(scores.arcs[k, : n + 1, : n + 1], dtype="float32"))
+            labels.append(numpy.asarray(label_scores[k, 1 : n + 1], dtype="float32"))
+            doc_heads.append(heads[k, 1 : n + 1].copy())
+        return [
+            ArcTargets(
+                *lists,
+                objective=self.cfg["objective"],
+                method=method,
+                weight=weight,
+                temperature=temperature,
+                label_names=self.labels,
+            )
+            for lists in per_doc
+        ]
 
     @staticmethod
     def _at_heads(label_heads, heads: numpy.ndarray):
@@ -266,7 +309,7 @@ class SkdParser(LabelledPipe):
         return float(loss.detach()), d_scores
 
     def _span_targets(self, doc: Doc, start: int, end: int) -> Optional[dict]:
-        targets = targets_for(doc, self.name)
+        targets = targets_for(doc, self.name, self.labels)
         if targets is None:
             return None
         try:

@@ -21,7 +21,7 @@ from thinc.types import Floats2d
 from ..structs import LinearChainCRF
 from .base import LabelledPipe
 from .sequence_loss import sequence_loss
-from .targets import targets_for
+from .targets import SequenceTargets, targets_for
 
 DEFAULT_TAGGER_MODEL = """
 [model]
@@ -225,6 +225,39 @@ class SequenceLabeller(LabelledPipe):
             tags[i] = best[row, : int(lengths[row])].numpy()
         return tags
 
+    def teacher_targets(
+        self,
+        docs: Iterable[Doc],
+        *,
+        method: str = "structural",
+        weight: float = 0.5,
+        temperature: float = 1.0,
+    ) -> List[SequenceTargets]:
+        """This component's scores on `docs` as a teacher's targets (INTERFACES.md
+        section 4), columns named by `tag_names`: per doc the logits or emissions
+        `[n_tokens, T]`, and, where decoding uses them, the transition, start and
+        end scores it decodes with (a CRF's, with any decoding constraints)."""
+        docs = list(docs)
+        n_tags = len(self.tag_names)
+        if any(len(doc) for doc in docs):
+            scores = self.model.predict(docs)
+        else:
+            scores = [numpy.zeros((0, n_tags), dtype="f") for _ in docs]
+        crf = self._decoding_crf()
+        names = ("transitions", "start", "end")
+        params = {} if crf is None else {n: p.numpy() for n, p in zip(names, crf)}
+        return [
+            SequenceTargets(
+                numpy.asarray(s, dtype="float32").reshape(-1, n_tags),
+                method=method,
+                weight=weight,
+                temperature=temperature,
+                labels=self.tag_names,
+                **params,
+            )
+            for s in scores
+        ]
+
     def _pad(self, scores: List) -> tuple:
         """Padded float32 scores `[B, N, L]`, lengths `[B]` and the doc indices of
         the non-empty docs they hold."""
@@ -245,7 +278,7 @@ class SequenceLabeller(LabelledPipe):
         for row, i in enumerate(real):
             values = self._gold_tags(examples[i])
             gold[row, : len(values)] = torch.tensor([index.get(v, -1) for v in values])
-        targets = [targets_for(examples[i].predicted, self.name) for i in real]
+        targets = [targets_for(examples[i].predicted, self.name, self.tag_names) for i in real]
         crf = tuple(p.requires_grad_() for p in self._crf_params()) if self.is_crf else None
         loss = sequence_loss(padded, lengths, crf, gold, targets)
         loss.backward()

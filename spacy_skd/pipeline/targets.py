@@ -8,8 +8,8 @@ the student's label order; marginals are computed from them at loss time.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import List, Optional, Tuple
+from dataclasses import dataclass, replace
+from typing import List, Optional, Sequence, Tuple, Union
 
 import numpy
 from spacy.tokens import Doc
@@ -28,6 +28,7 @@ class SequenceTargets:
     transitions `[L, L]` (`[previous, next]`), start and end `[L]`: set for a CRF
     teacher, None for a softmax one. method: one of METHODS; weight: alpha in
     `alpha * KD + (1 - alpha) * gold`; temperature: T (scores / T, loss * T^2).
+    labels: the names of the L columns, or () when they are already the student's.
     """
 
     scores: numpy.ndarray
@@ -37,6 +38,7 @@ class SequenceTargets:
     transitions: Optional[numpy.ndarray] = None
     start: Optional[numpy.ndarray] = None
     end: Optional[numpy.ndarray] = None
+    labels: Tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -47,16 +49,24 @@ class SequenceTargets:
             raise ValueError(f"temperature must be > 0, got {self.temperature}")
         if self.scores.ndim != 2:
             raise ValueError(f"scores must be [n_tokens, labels], got shape {self.scores.shape}")
+        if self.labels and len(self.labels) != self.scores.shape[1]:
+            raise ValueError(
+                f"{len(self.labels)} label names for {self.scores.shape[1]} score columns"
+            )
 
     @property
     def is_crf(self) -> bool:
         return self.transitions is not None
 
 
-def targets_for(doc: Doc, component: str):
-    """The targets set on `doc` for `component`, or None."""
+def targets_for(doc: Doc, component: str, names: Optional[Sequence[str]] = None):
+    """The targets set on `doc` for `component`, or None; with `names` (the
+    component's label or tag names), in that label order (see `in_label_order`)."""
     targets = doc._.skd_targets
-    return None if not targets else targets.get(component)
+    targets = None if not targets else targets.get(component)
+    if targets is None or names is None:
+        return targets
+    return in_label_order(targets, names, component)
 
 
 @dataclass
@@ -68,7 +78,8 @@ class ArcTargets:
     sentence `[n+1, n+1]` arc scores (`[head, dependent]`, 0 = ROOT); labels: per
     sentence `[n, L]` label logits of each word at its teacher head `heads [n]`
     (0 = ROOT), in the student's label order; objective: the teacher's arc
-    factorisation, "crf" (tree CRF) or "local" (head selection).
+    factorisation, "crf" (tree CRF) or "local" (head selection). label_names:
+    the names of the L label columns, or () when they are already the student's.
     """
 
     spans: List[Tuple[int, int]]
@@ -79,6 +90,7 @@ class ArcTargets:
     method: str = "structural"
     weight: float = 0.5
     temperature: float = 1.0
+    label_names: Tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -91,3 +103,34 @@ class ArcTargets:
             raise ValueError(f"temperature must be > 0, got {self.temperature}")
         if not len(self.spans) == len(self.arcs) == len(self.labels) == len(self.heads):
             raise ValueError("spans, arcs, labels and heads need one entry per sentence")
+
+
+Targets = Union[SequenceTargets, ArcTargets]
+
+
+def in_label_order(targets: Targets, names: Sequence[str], component: str = "student") -> Targets:
+    """`targets` with its label columns in the order of `names` (a student's
+    labels), matched by name; targets without label names are returned as they
+    are. Raises ValueError listing the labels only one side has."""
+    own = targets.labels if isinstance(targets, SequenceTargets) else targets.label_names
+    if not own or tuple(own) == tuple(names):
+        return targets
+    only_teacher = sorted(set(own) - set(names))
+    only_student = sorted(set(names) - set(own))
+    if only_teacher or only_student:
+        raise ValueError(
+            f"The teacher's labels for '{component}' cannot be mapped onto the student's: "
+            f"only the teacher has {only_teacher}, only the student has {only_student}"
+        )
+    order = numpy.asarray([list(own).index(name) for name in names])
+    if isinstance(targets, ArcTargets):
+        labels = [label[:, order] for label in targets.labels]
+        return replace(targets, labels=labels, label_names=tuple(names))
+    crf = {}
+    if targets.is_crf:
+        crf = {
+            "transitions": targets.transitions[order][:, order],
+            "start": targets.start[order],
+            "end": targets.end[order],
+        }
+    return replace(targets, scores=targets.scores[:, order], labels=tuple(names), **crf)

@@ -1,0 +1,60 @@
+import numpy
+import pytest
+
+from spacy_skd.models.distance import MAGNITUDES, N_BUCKETS, bucket_one_hot, distance_scorer
+
+
+def bucket_of(h: int, d: int) -> int:
+    if h == 0:
+        return 0
+    magnitude = next((k for k, top in enumerate(MAGNITUDES) if abs(h - d) <= top), len(MAGNITUDES))
+    return 1 + magnitude + (len(MAGNITUDES) + 1) * (h > d)
+
+
+def test_buckets_separate_root_sides_and_distances():
+    one_hot = bucket_one_hot(40)
+    assert one_hot.shape == (40, 40, N_BUCKETS)
+    assert (one_hot.sum(-1) == 1).all()
+    buckets = one_hot.argmax(-1)
+    for h in range(40):
+        for d in range(1, 40):
+            assert buckets[h, d] == bucket_of(h, d)
+    assert len({buckets[0, 5], buckets[4, 5], buckets[6, 5], buckets[3, 5], buckets[39, 5]}) == 5
+
+
+def test_distance_scorer_matches_its_definition_and_finite_differences():
+    rng = numpy.random.default_rng(0)
+    heads = rng.normal(size=(2, 6, 3))
+    deps = rng.normal(size=(2, 6, 3))
+    model = distance_scorer(nI=3)
+    model.initialize()
+    params = {
+        name: rng.normal(size=model.get_param(name).shape) for name in ("W_head", "W_dep", "b")
+    }
+    for name, value in params.items():
+        model.set_param(name, value)
+    scores, backprop = model.begin_update((heads, deps))
+    for b, h, d in [(0, 0, 3), (1, 5, 1), (1, 2, 4), (0, 1, 5)]:
+        k = bucket_of(h, d)
+        expected = (heads[b, h] @ params["W_head"] + deps[b, d] @ params["W_dep"] + params["b"])[k]
+        assert scores[b, h, d] == pytest.approx(expected)
+
+    weights = rng.normal(size=scores.shape)
+    d_heads, d_deps = backprop(weights)
+    grads = {name: model.get_grad(name).copy() for name in params}
+
+    def loss(inputs):
+        for name in params:
+            model.set_param(name, inputs[name])
+        return float((model.predict((inputs["heads"], inputs["deps"])) * weights).sum())
+
+    values = {"heads": heads, "deps": deps, **params}
+    analytic = {"heads": d_heads, "deps": d_deps, **grads}
+    eps = 1e-6
+    for name, value in values.items():
+        for index in list(numpy.ndindex(value.shape))[:: max(1, value.size // 7)]:
+            plus, minus = value.copy(), value.copy()
+            plus[index] += eps
+            minus[index] -= eps
+            numeric = (loss({**values, name: plus}) - loss({**values, name: minus})) / (2 * eps)
+            assert analytic[name][index] == pytest.approx(numeric, rel=1e-5, abs=1e-6), name
