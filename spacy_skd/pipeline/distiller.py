@@ -1,0 +1,289 @@
+"""skd_distiller: runs the teacher (once per distinct doc, cached) and hands its
+targets to the student components through the doc (INTERFACES.md section 4).
+
+It sits before the students in the pipeline. In `update` it sets
+`doc._.skd_targets[student]` on every example's predicted doc; the students then
+mix gold and KD in their own loss. Outside training it is an inert pass-through
+that loads no teacher, so a saved student loads and packages without it
+(INTERFACES.md section 6).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Dict, Iterable, List, Optional
+
+from spacy.language import Language
+from spacy.pipeline import SentenceRecognizer, Tagger
+from spacy.pipeline.trainable_pipe import TrainablePipe
+from spacy.tokens import Doc
+from spacy.training import Example, validate_examples
+from spacy.vocab import Vocab
+from thinc.api import Model, noop
+
+from ..teacher import TargetCache, Teacher, from_entry, load_teacher
+from .ner import SkdNer
+from .parser import SkdParser
+from .tagger import SequenceLabeller
+from .targets import METHODS
+
+# Methods by (teacher output, student output). "sequence-*" are taggers (the
+# skd_ner exports its decoding constraints, so it teaches as a CRF); "tree-*"
+# are skd_parsers by training objective.
+ALL = METHODS
+SEQUENCE_METHODS = {
+    ("sequence-crf", "sequence-crf"): ALL,
+    ("sequence-crf", "sequence-softmax"): ("token", "structural", "hard"),
+    ("sequence-softmax", "sequence-crf"): ("token", "structural", "local", "hard"),
+    ("sequence-softmax", "sequence-softmax"): ("token", "structural", "local", "hard"),
+}
+TREE_METHODS = {(f"tree-{t}", f"tree-{s}"): ALL for t in ("crf", "local") for s in ("crf", "local")}
+SUPPORTED = {**SEQUENCE_METHODS, **TREE_METHODS}
+
+
+@dataclass
+class Pair:
+    """One student component and what teaches it."""
+
+    student: str
+    teacher: str
+    method: str = "structural"
+    kd_weight: float = 0.5
+    temperature: float = 1.0
+
+
+def output_kind(pipe) -> str:
+    """What a component outputs, in the terms of SUPPORTED."""
+    if isinstance(pipe, SkdParser):
+        return f"tree-{pipe.cfg['objective']}"
+    if isinstance(pipe, SkdNer):
+        return "sequence-crf"
+    if isinstance(pipe, SequenceLabeller):
+        return "sequence-crf" if pipe.is_crf else "sequence-softmax"
+    if isinstance(pipe, (Tagger, SentenceRecognizer)):
+        return "sequence-softmax"
+    return type(pipe).__name__
+
+
+def student_kind(pipe) -> str:
+    """Like `output_kind`, but an skd_ner learns as what its output layer is."""
+    if isinstance(pipe, SequenceLabeller):
+        return "sequence-crf" if pipe.is_crf else "sequence-softmax"
+    return output_kind(pipe)
+
+
+@Language.factory(
+    "skd_distiller",
+    default_config={
+        "teacher": None,
+        "students": {},
+        "cache_dir": None,
+        "batch_size": 32,
+        "top_k": 8,
+        "dense_up_to": 64,
+    },
+)
+def make_distiller(
+    nlp: Language,
+    name: str,
+    teacher: Optional[str],
+    students: Dict[str, Dict],
+    cache_dir: Optional[str],
+    batch_size: int,
+    top_k: int,
+    dense_up_to: int,
+) -> Distiller:
+    """Create an skd_distiller.
+
+    teacher: path or package name of the teacher pipeline (loaded at initialize,
+    never when the trained pipeline is loaded). students: per student component,
+    a dict with "teacher" (the teacher's component, default: the same name),
+    "method" (token | structural | local | local_scores | hard, default
+    structural), "kd_weight" (alpha in alpha * KD + (1 - alpha) * gold, default
+    0.5) and "temperature" (default 1). cache_dir: a folder that keeps the
+    teacher's targets across runs (None: in memory only). batch_size: docs per
+    teacher call. top_k, dense_up_to: a parser teacher's arcs are cached in full
+    up to dense_up_to words, past that its top_k heads per word.
+    """
+    return Distiller(
+        nlp.vocab,
+        name,
+        teacher=teacher,
+        students=students,
+        cache_dir=cache_dir,
+        batch_size=batch_size,
+        top_k=top_k,
+        dense_up_to=dense_up_to,
+    )
+
+
+class Distiller(TrainablePipe):
+    """Attaches the teacher's targets to the examples of each training step."""
+
+    def __init__(
+        self,
+        vocab: Vocab,
+        name: str = "skd_distiller",
+        *,
+        teacher: Optional[str] = None,
+        students: Optional[Dict[str, Dict]] = None,
+        cache_dir: Optional[str] = None,
+        batch_size: int = 32,
+        top_k: int = 8,
+        dense_up_to: int = 64,
+        model: Optional[Model] = None,
+    ):
+        self.vocab = vocab
+        self.name = name
+        self.model = noop() if model is None else model
+        self.cfg = {
+            "teacher": teacher,
+            "students": dict(students or {}),
+            "cache_dir": cache_dir,
+            "batch_size": batch_size,
+            "top_k": top_k,
+            "dense_up_to": dense_up_to,
+        }
+        self.pairs = [self._pair(student, spec) for student, spec in self.cfg["students"].items()]
+        self.teacher: Optional[Teacher] = None
+        self.cache: Optional[TargetCache] = None
+        self._labels_checked = False
+
+    def _pair(self, student: str, spec: Dict) -> Pair:
+        unknown = set(spec) - {"teacher", "method", "kd_weight", "temperature"}
+        if unknown:
+            raise ValueError(
+                f"'{self.name}': unknown settings {sorted(unknown)} for student '{student}'; "
+                "known: teacher, method, kd_weight, temperature"
+            )
+        pair = Pair(student, **{"teacher": student, **spec})
+        if pair.method not in METHODS:
+            raise ValueError(
+                f"'{self.name}': unknown method {pair.method!r} for '{student}'; "
+                f"known: {', '.join(METHODS)}"
+            )
+        if not 0.0 <= pair.kd_weight <= 1.0 or not pair.temperature > 0:
+            raise ValueError(
+                f"'{self.name}': '{student}' needs 0 <= kd_weight <= 1 and temperature > 0"
+            )
+        return pair
+
+    def __call__(self, doc: Doc) -> Doc:
+        return doc
+
+    def pipe(self, stream: Iterable[Doc], *, batch_size: int = 128) -> Iterable[Doc]:
+        yield from stream
+
+    def predict(self, docs: Iterable[Doc]) -> None:
+        return None
+
+    def set_annotations(self, docs: Iterable[Doc], scores) -> None:
+        return None
+
+    def initialize(
+        self,
+        get_examples: Callable[[], Iterable[Example]],
+        *,
+        nlp: Optional[Language] = None,
+    ) -> None:
+        """Load the teacher and check every pair: the student and the teacher
+        component exist and the method suits their outputs."""
+        if not self.cfg["teacher"]:
+            raise ValueError(f"'{self.name}' needs a teacher: set its 'teacher' to a pipeline")
+        if not self.pairs:
+            raise ValueError(f"'{self.name}' has no students: set its 'students'")
+        teacher_nlp = load_teacher(self.cfg["teacher"])
+        for pair in self.pairs:
+            self._check_pair(pair, nlp, teacher_nlp)
+        self.teacher = Teacher(
+            teacher_nlp,
+            sorted({pair.teacher for pair in self.pairs}),
+            top_k=self.cfg["top_k"],
+            dense_up_to=self.cfg["dense_up_to"],
+        )
+        self.cache = TargetCache(self.teacher.fingerprint, self.cfg["cache_dir"])
+        self._labels_checked = False
+
+    def _check_pair(self, pair: Pair, nlp: Optional[Language], teacher_nlp: Language) -> None:
+        if nlp is not None and pair.student not in nlp.pipe_names:
+            raise ValueError(
+                f"'{self.name}': the pipeline has no student component '{pair.student}'; "
+                f"its components: {nlp.pipe_names}"
+            )
+        if pair.teacher not in teacher_nlp.pipe_names:
+            raise ValueError(
+                f"'{self.name}': the teacher {self.cfg['teacher']!r} has no component "
+                f"'{pair.teacher}' (for student '{pair.student}'); its components: "
+                f"{teacher_nlp.pipe_names}"
+            )
+        if nlp is None:
+            return
+        teacher_pipe = teacher_nlp.get_pipe(pair.teacher)
+        student_pipe = nlp.get_pipe(pair.student)
+        kinds = (output_kind(teacher_pipe), student_kind(student_pipe))
+        methods = SUPPORTED.get(kinds, ())
+        if pair.method not in methods:
+            supported = "; ".join(f"{t} -> {s}: {', '.join(m)}" for (t, s), m in SUPPORTED.items())
+            raise ValueError(
+                f"'{self.name}': method {pair.method!r} cannot distil the teacher's "
+                f"'{pair.teacher}' ({kinds[0]}) into the student's '{pair.student}' "
+                f"({kinds[1]}); supported: {supported}"
+            )
+        if isinstance(teacher_pipe, SkdParser):
+            teacher_pipe.model.attrs["max_length"] = student_pipe.cfg["max_length"]
+            teacher_pipe.cfg["max_length"] = student_pipe.cfg["max_length"]
+
+    def update(
+        self,
+        examples: Iterable[Example],
+        *,
+        drop: float = 0.0,
+        sgd=None,
+        losses: Optional[Dict[str, float]] = None,
+    ) -> Dict[str, float]:
+        """Attach the teacher's targets to every example's predicted doc."""
+        if losses is None:
+            losses = {}
+        losses.setdefault(self.name, 0.0)
+        examples = list(examples)
+        validate_examples(examples, "Distiller.update")
+        if self.teacher is None:
+            raise ValueError(f"'{self.name}' has no teacher loaded: call initialize first")
+        entries = self._entries(examples)
+        for example, entry in zip(examples, entries):
+            example.predicted._.skd_targets = self._targets(entry)
+        return losses
+
+    def _entries(self, examples: List[Example]) -> List[dict]:
+        docs = [self.teacher.doc_for(eg.predicted, _gold_sent_starts(eg)) for eg in examples]
+        keys = [self.teacher.key(doc) for doc in docs]
+        entries = [self.cache.get(key) for key in keys]
+        misses = [i for i, entry in enumerate(entries) if entry is None]
+        size = self.cfg["batch_size"]
+        for first in range(0, len(misses), size):
+            batch = misses[first : first + size]
+            for i, entry in zip(batch, self.teacher.annotate([docs[i] for i in batch])):
+                self.cache.put(keys[i], entry)
+                entries[i] = self.cache.get(keys[i])
+        return entries
+
+    def _targets(self, entry: dict) -> Dict[str, object]:
+        targets = {}
+        for pair in self.pairs:
+            found = from_entry(
+                pair.teacher,
+                entry,
+                method=pair.method,
+                weight=pair.kd_weight,
+                temperature=pair.temperature,
+                dense_up_to=self.cfg["dense_up_to"],
+            )
+            if found is not None:
+                targets[pair.student] = found
+        return targets
+
+
+def _gold_sent_starts(example: Example) -> Optional[List[Optional[bool]]]:
+    if not example.reference.has_annotation("SENT_START"):
+        return None
+    return example.get_aligned_sent_starts()

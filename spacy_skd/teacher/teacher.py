@@ -1,0 +1,138 @@
+"""A teacher pipeline run on the students' tokens, turned into cache entries.
+
+The teacher never tokenizes: it gets a `Doc` built from the student's words (and
+spaces), with the gold sentence starts where the corpus has them, so its targets
+line up token for token with the student's doc. Only what the exported
+components need runs: components that others listen to (`tok2vec`,
+`transformer`), the sentence setters when a doc comes without sentences, and the
+exported components themselves, whose scores are read instead of their output.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Dict, Iterable, List, Optional, Sequence
+
+import numpy
+import spacy
+from spacy.language import Language
+from spacy.pipeline import SentenceRecognizer, Sentencizer
+from spacy.tokens import Doc
+
+from .cache import Entry, doc_key
+from .exporters import can_export, export, to_entry
+from .hidden import pooled_hidden_states
+
+HIDDEN = "hidden"
+
+
+def load_teacher(name: str | Path) -> Language:
+    """The teacher pipeline from a directory or an installed package name, with a
+    clear error when it is neither."""
+    try:
+        return spacy.load(name)
+    except OSError as error:
+        raise ValueError(
+            f"cannot load the teacher {str(name)!r}: it is not a spaCy pipeline directory "
+            f"or an installed pipeline package ({error})"
+        ) from None
+
+
+def fingerprint(nlp: Language) -> str:
+    """A hash of the teacher: its config and the bytes of every component."""
+    digest = hashlib.sha256(nlp.config.to_str().encode("utf8"))
+    for name, pipe in nlp.pipeline:
+        digest.update(name.encode("utf8"))
+        if hasattr(pipe, "to_bytes"):
+            digest.update(pipe.to_bytes(exclude=["vocab"]))
+    return digest.hexdigest()
+
+
+class Teacher:
+    """Runs `nlp` for the `components` it exports (teacher component names) and,
+    when `hidden_layers` is not empty, pools those transformer layers to tokens.
+
+    top_k, dense_up_to: how a parser's arcs are stored (see `exporters`).
+    """
+
+    def __init__(
+        self,
+        nlp: Language,
+        components: Sequence[str],
+        hidden_layers: Sequence[int] = (),
+        *,
+        top_k: int = 8,
+        dense_up_to: int = 64,
+    ):
+        missing = [name for name in components if name not in nlp.pipe_names]
+        if missing:
+            raise ValueError(
+                f"the teacher has no component {missing}; its components: {nlp.pipe_names}"
+            )
+        for name in components:
+            if not can_export(nlp.get_pipe(name)):
+                export(nlp.get_pipe(name), [])
+        self.nlp = nlp
+        self.components = tuple(components)
+        self.hidden_layers = tuple(hidden_layers)
+        self.top_k = top_k
+        self.dense_up_to = dense_up_to
+        self._fingerprint: Optional[str] = None
+
+    @property
+    def fingerprint(self) -> str:
+        """The teacher's hash, with what it is asked to export."""
+        if self._fingerprint is None:
+            digest = hashlib.sha256(fingerprint(self.nlp).encode())
+            digest.update(repr((self.components, self.hidden_layers)).encode())
+            digest.update(repr((self.top_k, self.dense_up_to)).encode())
+            self._fingerprint = digest.hexdigest()
+        return self._fingerprint
+
+    def doc_for(self, doc: Doc, sent_starts: Optional[Sequence[Optional[bool]]] = None) -> Doc:
+        """A teacher doc with `doc`'s words and spaces, and the given sentence
+        starts (None: the teacher's own sentence setters decide)."""
+        words = [token.text for token in doc]
+        spaces = [bool(token.whitespace_) for token in doc]
+        starts = None
+        if sent_starts is not None and len(doc):
+            starts = [bool(s) for s in sent_starts]
+            starts[0] = True
+        return Doc(self.nlp.vocab, words=words, spaces=spaces, sent_starts=starts)
+
+    def key(self, doc: Doc) -> str:
+        """The cache key of a teacher doc made by `doc_for`."""
+        starts = [token.is_sent_start is True for token in doc]
+        return doc_key(self.fingerprint, [token.text for token in doc], starts)
+
+    def annotate(self, docs: List[Doc]) -> List[Entry]:
+        """One cache entry per teacher doc (made by `doc_for`)."""
+        entries: List[Dict[str, numpy.ndarray]] = [{} for _ in docs]
+        last = max(self.nlp.pipe_names.index(name) for name in self.components)
+        for position, (name, pipe) in enumerate(self.nlp.pipeline):
+            if position > last:
+                break
+            if name in self.components:
+                for entry, targets in zip(entries, export(pipe, docs)):
+                    entry.update(to_entry(name, targets, self.top_k, self.dense_up_to))
+            elif self._needed(pipe, docs):
+                docs = list(pipe.pipe(docs)) if hasattr(pipe, "pipe") else [pipe(d) for d in docs]
+        for entry, doc in zip(entries, docs):
+            if self.hidden_layers:
+                for layer, state in zip(
+                    self.hidden_layers, pooled_hidden_states(doc, self.hidden_layers)
+                ):
+                    entry[f"{HIDDEN}.{layer}"] = state
+        return entries
+
+    @staticmethod
+    def _needed(pipe, docs: Iterable[Doc]) -> bool:
+        """Whether a component that is not exported must run: one that others
+        listen to (tok2vec, transformer), or a sentence setter for docs that have
+        no sentences yet."""
+        if hasattr(pipe, "listeners"):
+            return True
+        if isinstance(pipe, (SentenceRecognizer, Sentencizer)):
+            return any(len(d) > 1 and not d.has_annotation("SENT_START") for d in docs)
+        return False
