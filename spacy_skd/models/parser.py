@@ -61,7 +61,7 @@ def build_parser_model(
     arc_hidden_width: int = 256,
     label_hidden_width: int = 128,
     dropout: float = 0.1,
-    distance: bool = True,
+    distance: bool = False,
 ) -> Model[List[Doc], ParserScores]:
     """Biaffine arc and label scorer (Dozat & Manning 2017) over `tok2vec`'s
     token vectors, one sentence at a time with a learned ROOT vector in front.

@@ -29,6 +29,7 @@ nO = null
 arc_hidden_width = 256
 label_hidden_width = 128
 dropout = 0.1
+distance = true
 
 [model.tok2vec]
 @architectures = "spacy.HashEmbedCNN.v2"
