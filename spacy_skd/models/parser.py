@@ -9,12 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, List, Optional, Tuple
 
+import numpy
 from spacy.tokens import Doc
 from thinc.api import Linear, Model, Relu, zero_init
 from thinc.types import Floats2d, Floats3d
 
 from .biaffine import biaffine
-from .distance import distance_scorer
+from .distance import N_BUCKETS, bucket_one_hot, distance_scorer
 
 Span = Tuple[int, int, int]  # (doc index, start, end) of one parsed sentence
 
@@ -70,8 +71,9 @@ def build_parser_model(
     (set at initialize when None). arc_hidden_width, label_hidden_width: widths
     of the head/dependent MLPs (ReLU) before the biaffine arc and label scorers.
     dropout: on the MLP outputs. distance: add to each arc a score of its signed
-    length (bucketed) from the head's and the dependent's arc MLP states, which
-    position-blind encoders such as CNNs need (see `distance.py`). The longest
+    length (bucketed) from the head's and the dependent's arc MLP states, and
+    give the label scorer the arc's bucket (direction matters: nsubj or obj),
+    which position-blind encoders such as CNNs need (see `distance.py`). The longest
     stretch parsed as one tree is the attr "max_length" (see `sentence_spans`),
     which the component sets from its own config. The label scorer (ref
     "label_scorer") is applied by the component to the heads it needs.
@@ -86,7 +88,7 @@ def build_parser_model(
         ]
     }
     arc_scorer = biaffine(nO=1)
-    label_scorer = pair_label_scorer(nO)
+    label_scorer = pair_label_scorer(nO, distance=distance)
     arc_layers = [arc_scorer, distance_scorer()] if distance else [arc_scorer]
     model = Model(
         "skd_biaffine_parser",
@@ -127,7 +129,8 @@ def _init(model: Model, X: Optional[List[Doc]] = None, Y=None) -> None:
     label_scorer = model.get_ref("label_scorer")
     label_scorer.set_dim("nO", model.get_dim("nO"))
     hidden = model.get_ref("label_head").get_dim("nO")
-    label_scorer.initialize(X=(model.ops.alloc3f(1, 2, hidden), model.ops.alloc3f(1, 2, hidden)))
+    sample = (model.ops.alloc3f(1, 2, hidden), model.ops.alloc3f(1, 2, hidden))
+    label_scorer.initialize(X=(*sample, numpy.zeros((1, 2), dtype="int64")))
 
 
 # Sentences go through the MLPs and the arc scorer in buckets of this many, sorted
@@ -206,11 +209,13 @@ def _forward(model: Model, docs: List[Doc], is_train: bool) -> Tuple[ParserScore
     return ParserScores(arcs, label_heads, label_deps, spans), backprop
 
 
-def pair_label_scorer(nO: Optional[int] = None) -> Model:
+def pair_label_scorer(nO: Optional[int] = None, *, distance: bool = False) -> Model:
     """Label scores `[S, n, nO]` of (head, dependent) pairs from the label MLPs'
-    outputs at the heads `[S, n, H]` and at the dependents `[S, n, H]`: a linear
-    layer over `[h_head; h_dep; h_head * h_dep]` (the product lets the pair
-    interact, as a biaffine would, at O(H L) per pair)."""
+    outputs at the heads `[S, n, H]` and at the dependents `[S, n, H]`, given with
+    each dependent's head index `[S, n]` (0 = ROOT): a linear layer over
+    `[h_head; h_dep; h_head * h_dep]` (the product lets the pair interact, as a
+    biaffine would, at O(H L) per pair), plus, with `distance`, the one-hot
+    bucket of the arc's signed length."""
     output = Linear(nO=nO, init_W=zero_init)
     return Model(
         "pair_label_scorer",
@@ -218,6 +223,7 @@ def pair_label_scorer(nO: Optional[int] = None) -> Model:
         init=_pair_label_init,
         layers=[output],
         dims={"nO": nO},
+        attrs={"distance": distance},
     )
 
 
@@ -225,25 +231,32 @@ def _pair_label_init(model: Model, X=None, Y=None) -> None:
     output = model.layers[0]
     output.set_dim("nO", model.get_dim("nO"))
     if X is not None:
-        output.set_dim("nI", 3 * X[0].shape[-1])
+        extra = N_BUCKETS if model.attrs["distance"] else 0
+        output.set_dim("nI", 3 * X[0].shape[-1] + extra)
     output.initialize()
 
 
-def _pair_label_forward(model: Model, X: Tuple[Floats3d, Floats3d], is_train: bool):
-    heads, deps = X
+def _pair_label_forward(model: Model, X: Tuple[Floats3d, Floats3d, numpy.ndarray], is_train: bool):
+    heads, deps, head_index = X
+    xp = model.ops.xp
     shape = heads.shape
-    features = model.ops.xp.concatenate([heads, deps, heads * deps], axis=-1)
-    scores, backprop_output = model.layers[0](features.reshape(-1, 3 * shape[-1]), is_train)
+    width = shape[-1]
+    parts = [heads, deps, heads * deps]
+    if model.attrs["distance"]:
+        one_hot = bucket_one_hot(shape[1])
+        dependents = numpy.arange(shape[1])[None, :]
+        parts.append(model.ops.asarray3f(one_hot[numpy.asarray(head_index), dependents]))
+    features = xp.concatenate(parts, axis=-1)
+    n_features = features.shape[-1]
+    scores, backprop_output = model.layers[0](features.reshape(-1, n_features), is_train)
 
     def backprop(d_scores: Floats3d) -> Tuple[Floats3d, Floats3d]:
         d_features = backprop_output(d_scores.reshape(-1, d_scores.shape[-1])).reshape(
-            shape[:-1] + (3 * shape[-1],)
+            shape[:-1] + (n_features,)
         )
-        d_heads, d_deps, d_product = (
-            d_features[..., : shape[-1]],
-            d_features[..., shape[-1] : 2 * shape[-1]],
-            d_features[..., 2 * shape[-1] :],
-        )
+        d_heads = d_features[..., :width]
+        d_deps = d_features[..., width : 2 * width]
+        d_product = d_features[..., 2 * width : 3 * width]
         return d_heads + d_product * deps, d_deps + d_product * heads
 
     return scores.reshape(shape[:-1] + (-1,)), backprop

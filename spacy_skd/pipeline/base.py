@@ -40,6 +40,16 @@ class LabelledPipe(TrainablePipe):
         self.vocab.strings.add(label)
         return 1
 
+    def finish_update(self, sgd: Optimizer) -> None:
+        """Update the parameters, at `cfg["learn_rate_scale"]` times the
+        optimizer's learning rate (components that listen to a tok2vec have
+        none of its parameters: it updates them itself)."""
+        scale = self.cfg.get("learn_rate_scale", 1.0)
+        if scale == 1.0:
+            self.model.finish_update(sgd)
+        else:
+            finish_update_scaled(self.model, sgd, scale)
+
     def _prepare_update(self, examples: List[Example]) -> None:
         """Set what training needs on the predicted docs before the forward pass."""
 
@@ -78,6 +88,20 @@ class LabelledPipe(TrainablePipe):
             self.finish_update(sgd)
         losses[self.name] += loss
         return losses
+
+
+def finish_update_scaled(model: Model, sgd: Optimizer, scale: float) -> None:
+    """`model.finish_update(sgd)` with the learning rate multiplied by `scale`."""
+    for node in model.walk():
+        for shim in node.shims:
+            shim.finish_update(sgd)
+    for node in model.walk():
+        for name in node.param_names:
+            if node.has_grad(name):
+                param, _ = sgd(
+                    (node.id, name), node.get_param(name), node.get_grad(name), lr_scale=scale
+                )
+                node.set_param(name, param)
 
 
 def set_dropout_rate(model: Model, drop: float) -> None:

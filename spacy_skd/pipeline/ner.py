@@ -113,6 +113,7 @@ def tags_to_spans(doc: Doc, tags: Sequence[str]) -> List[Span]:
         "model": DEFAULT_NER_MODEL,
         "scheme": "BILUO",
         "scorer": {"@scorers": "spacy.ner_scorer.v1"},
+        "learn_rate_scale": 1.0,
     },
     default_score_weights={"ents_f": 1.0, "ents_p": 0.0, "ents_r": 0.0, "ents_per_type": None},
 )
@@ -122,6 +123,7 @@ def make_ner(
     model: Model,
     scheme: str,
     scorer: Optional[Callable],
+    learn_rate_scale: float,
 ) -> SkdNer:
     """Create an skd_ner.
 
@@ -132,8 +134,13 @@ def make_ner(
     use the same scheme and tag order (see `tag_names`).
     scorer: scores `ents_p`, `ents_r`, `ents_f` and `ents_per_type`
     (spacy.ner_scorer.v1, spaCy's NER scorer).
+    learn_rate_scale: multiplies the optimizer's learning rate for this
+    component's own parameters (not for a tok2vec or transformer it listens to):
+    a transformer's fresh output layers learn too slowly at its fine-tuning rate.
     """
-    return SkdNer(nlp.vocab, model, name, scheme=scheme, scorer=scorer)
+    return SkdNer(
+        nlp.vocab, model, name, scheme=scheme, scorer=scorer, learn_rate_scale=learn_rate_scale
+    )
 
 
 class SkdNer(SequenceLabeller):
@@ -149,8 +156,16 @@ class SkdNer(SequenceLabeller):
         *,
         scheme: str = "BILUO",
         scorer: Optional[Callable] = None,
+        learn_rate_scale: float = 1.0,
     ):
-        super().__init__(vocab, model, name, scorer=scorer, scheme=check_scheme(scheme))
+        super().__init__(
+            vocab,
+            model,
+            name,
+            scorer=scorer,
+            scheme=check_scheme(scheme),
+            learn_rate_scale=learn_rate_scale,
+        )
 
     @property
     def scheme(self) -> str:

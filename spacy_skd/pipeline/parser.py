@@ -51,6 +51,7 @@ subword_features = true
         "objective": "crf",
         "max_length": 100,
         "scorer": {"@scorers": "spacy.parser_scorer.v1"},
+        "learn_rate_scale": 1.0,
     },
     default_score_weights={
         "dep_uas": 0.5,
@@ -68,6 +69,7 @@ def make_parser(
     objective: str,
     max_length: int,
     scorer: Optional[Callable],
+    learn_rate_scale: float,
 ) -> SkdParser:
     """Create an skd_parser.
 
@@ -78,9 +80,18 @@ def make_parser(
     spanning tree either way. max_length: longest stretch parsed as one tree; a
     longer sentence is cut into pieces of this length. scorer: dep_uas, dep_las,
     dep_las_per_type and sents_p/r/f (spacy.parser_scorer.v1).
+    learn_rate_scale: multiplies the optimizer's learning rate for this
+    component's own parameters (not for a tok2vec or transformer it listens to):
+    a transformer's fresh output layers learn too slowly at its fine-tuning rate.
     """
     return SkdParser(
-        nlp.vocab, model, name, objective=objective, max_length=max_length, scorer=scorer
+        nlp.vocab,
+        model,
+        name,
+        objective=objective,
+        max_length=max_length,
+        scorer=scorer,
+        learn_rate_scale=learn_rate_scale,
     )
 
 
@@ -97,6 +108,7 @@ class SkdParser(LabelledPipe):
         objective: str = "crf",
         max_length: int = 100,
         scorer: Optional[Callable] = None,
+        learn_rate_scale: float = 1.0,
     ):
         if objective not in OBJECTIVES:
             raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
@@ -106,7 +118,12 @@ class SkdParser(LabelledPipe):
         self.model = model
         self.name = name
         self._rehearsal_model = None
-        self.cfg = {"labels": [], "objective": objective, "max_length": max_length}
+        self.cfg = {
+            "labels": [],
+            "objective": objective,
+            "max_length": max_length,
+            "learn_rate_scale": learn_rate_scale,
+        }
         self.model.attrs["max_length"] = max_length
         self.scorer = scorer
         self._warned_no_sentences = False
@@ -169,8 +186,9 @@ class SkdParser(LabelledPipe):
             return scores, numpy.zeros((0, 1), dtype="int64"), None
         arcs = torch.as_tensor(numpy.asarray(scores.arcs, dtype="float32"))
         heads = mst(arcs, torch.tensor(scores.lengths), single_root=True).numpy()
+        at_heads = self._at_heads(scores.label_heads, heads.clip(min=0))
         label_scores = self.model.get_ref("label_scorer").predict(
-            (self._at_heads(scores.label_heads, heads.clip(min=0)), scores.label_deps)
+            (at_heads, scores.label_deps, heads.clip(min=0))
         )
         return scores, heads, numpy.asarray(label_scores)
 
@@ -278,7 +296,8 @@ class SkdParser(LabelledPipe):
         label_scores, backprops = {}, {}
         for name, heads in label_runs.items():
             out, backprops[name] = label_scorer(
-                (self._at_heads(scores.label_heads, heads), scores.label_deps), is_train=True
+                (self._at_heads(scores.label_heads, heads), scores.label_deps, heads),
+                is_train=True,
             )
             label_scores[name] = torch.as_tensor(numpy.asarray(out, dtype="float32"))
             label_scores[name].requires_grad_()

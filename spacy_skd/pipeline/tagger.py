@@ -93,6 +93,7 @@ def gold_labels(example: Example, attr: str) -> List[Optional[str]]:
         "attr": "tag",
         "overwrite": False,
         "scorer": {"@scorers": "spacy-skd.tagger_scorer.v1"},
+        "learn_rate_scale": 1.0,
     },
     default_score_weights={"tag_acc": 1.0, "pos_acc": None},
 )
@@ -103,6 +104,7 @@ def make_tagger(
     attr: str,
     overwrite: bool,
     scorer: Optional[Callable],
+    learn_rate_scale: float,
 ) -> SkdTagger:
     """Create an skd_tagger.
 
@@ -111,8 +113,19 @@ def make_tagger(
     attr: "tag" (token.tag_), "pos" (token.pos_) or "_.<extension>".
     overwrite: overwrite values already set on the docs.
     scorer: scores `<attr>_acc` (spacy-skd.tagger_scorer.v1).
+    learn_rate_scale: multiplies the optimizer's learning rate for this
+    component's own parameters (not for a tok2vec or transformer it listens to):
+    a transformer's fresh output layers learn too slowly at its fine-tuning rate.
     """
-    return SkdTagger(nlp.vocab, model, name, attr=attr, overwrite=overwrite, scorer=scorer)
+    return SkdTagger(
+        nlp.vocab,
+        model,
+        name,
+        attr=attr,
+        overwrite=overwrite,
+        scorer=scorer,
+        learn_rate_scale=learn_rate_scale,
+    )
 
 
 class SequenceLabeller(LabelledPipe):
@@ -315,9 +328,16 @@ class SkdTagger(SequenceLabeller):
         attr: str = "tag",
         overwrite: bool = False,
         scorer: Optional[Callable] = None,
+        learn_rate_scale: float = 1.0,
     ):
         super().__init__(
-            vocab, model, name, scorer=scorer, attr=check_attr(attr), overwrite=overwrite
+            vocab,
+            model,
+            name,
+            scorer=scorer,
+            attr=check_attr(attr),
+            overwrite=overwrite,
+            learn_rate_scale=learn_rate_scale,
         )
 
     @property

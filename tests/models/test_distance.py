@@ -58,3 +58,23 @@ def test_distance_scorer_matches_its_definition_and_finite_differences():
             minus[index] -= eps
             numeric = (loss({**values, name: plus}) - loss({**values, name: minus})) / (2 * eps)
             assert analytic[name][index] == pytest.approx(numeric, rel=1e-5, abs=1e-6), name
+
+
+def test_label_scorer_sees_the_arc_direction_only_with_distance():
+    from spacy_skd.models.parser import pair_label_scorer
+
+    rng = numpy.random.default_rng(0)
+    vectors = numpy.ones((1, 4, 3), dtype="f")
+    # Identical vectors everywhere: word 1's head lies to its right, word 2's to its left.
+    head_index = numpy.array([[0, 3, 1, 2]])
+    scores = {}
+    for distance in (False, True):
+        model = pair_label_scorer(nO=2, distance=distance)
+        model.initialize(X=(vectors, vectors, head_index))
+        W = model.layers[0].get_param("W")
+        model.layers[0].set_param("W", rng.normal(size=W.shape).astype("f"))
+        scores[distance], backprop = model.begin_update((vectors, vectors, head_index))
+        d_heads, d_deps = backprop(numpy.ones_like(scores[distance]))
+        assert d_heads.shape == d_deps.shape == vectors.shape
+    assert numpy.allclose(scores[False][0, 1], scores[False][0, 2])
+    assert not numpy.allclose(scores[True][0, 1], scores[True][0, 2])

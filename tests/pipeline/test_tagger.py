@@ -8,6 +8,7 @@ import spacy
 from spacy.language import Language
 from spacy.tokens import Token
 from spacy.training import Example
+from spacy.util import fix_random_seed
 
 from spacy_skd.pipeline import SequenceTargets
 
@@ -209,3 +210,35 @@ def test_shares_a_tok2vec_through_a_listener():
     exs = examples(nlp)
     train(nlp, exs, steps=60)
     assert [t.tag_ for t in nlp("Eat blue ham")] == ["V", "J", "N"]
+
+
+def test_learn_rate_scale_multiplies_the_components_own_steps_only():
+    """With a shared tok2vec: the tagger's output layer moves `scale` times as
+    far in one Adam step; the tok2vec, updated by its own component, does not."""
+    from thinc.api import Adam
+
+    listener = {"@architectures": "spacy.Tok2VecListener.v1", "width": 96, "upstream": "*"}
+    moves = {}
+    for scale in (1.0, 10.0):
+        fix_random_seed(0)
+        nlp = spacy.blank("en")
+        nlp.add_pipe("tok2vec")
+        nlp.add_pipe(
+            "skd_tagger", config={"model": {"tok2vec": listener}, "learn_rate_scale": scale}
+        )
+        exs = examples(nlp)
+        nlp.initialize(lambda exs=exs: exs)
+        output = nlp.get_pipe("skd_tagger").model.get_ref("output_layer")
+        embed = nlp.get_pipe("tok2vec").model
+        before = (
+            output.get_param("W").copy(),
+            [node.get_param(n).copy() for node in embed.walk() for n in node.param_names],
+        )
+        nlp.update(exs, sgd=Adam(0.001))
+        after = [node.get_param(n) for node in embed.walk() for n in node.param_names]
+        moves[scale] = (
+            numpy.abs(output.get_param("W") - before[0]).max(),
+            max(numpy.abs(a - b).max() for a, b in zip(after, before[1])),
+        )
+    assert moves[10.0][0] == pytest.approx(10 * moves[1.0][0], rel=1e-3)
+    assert moves[10.0][1] == pytest.approx(moves[1.0][1], rel=1e-3)
