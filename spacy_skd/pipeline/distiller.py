@@ -22,6 +22,7 @@ from spacy.vocab import Vocab
 from thinc.api import Model, noop
 
 from ..teacher import TargetCache, Teacher, from_entry, load_teacher
+from ..teacher.exporters import can_export
 from .ner import SkdNer
 from .parser import SkdParser
 from .tagger import SequenceLabeller
@@ -196,10 +197,7 @@ class Distiller(TrainablePipe):
         for pair in self.pairs:
             self._check_pair(pair, nlp, teacher_nlp)
         self.teacher = Teacher(
-            teacher_nlp,
-            sorted({pair.teacher for pair in self.pairs}),
-            top_k=self.cfg["top_k"],
-            dense_up_to=self.cfg["dense_up_to"],
+            teacher_nlp, top_k=self.cfg["top_k"], dense_up_to=self.cfg["dense_up_to"]
         )
         self.cache = TargetCache(self.teacher.fingerprint, self.cfg["cache_dir"])
         self._labels_checked = False
@@ -219,6 +217,12 @@ class Distiller(TrainablePipe):
         if nlp is None:
             return
         teacher_pipe = teacher_nlp.get_pipe(pair.teacher)
+        if not can_export(teacher_pipe):
+            raise ValueError(
+                f"'{self.name}': the teacher's '{pair.teacher}' ({type(teacher_pipe).__name__}) "
+                "has no scores to teach with: use an skd_* component or spaCy's tagger, "
+                "morphologizer or senter"
+            )
         student_pipe = nlp.get_pipe(pair.student)
         kinds = (output_kind(teacher_pipe), student_kind(student_pipe))
         methods = SUPPORTED.get(kinds, ())

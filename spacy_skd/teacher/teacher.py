@@ -50,31 +50,31 @@ def fingerprint(nlp: Language) -> str:
 
 
 class Teacher:
-    """Runs `nlp` for the `components` it exports (teacher component names) and,
-    when `hidden_layers` is not empty, pools those transformer layers to tokens.
+    """Runs `nlp` and exports the scores of every component that has some (see
+    `exporters.can_export`) and, when `hidden_layers` is not empty, those
+    transformer layers pooled to tokens.
 
+    All exportable components are exported whatever a run distils, so one cache
+    (e.g. filled by `spacy-skd annotate`) serves every choice of students; their
+    output layers are small next to the encoder that feeds them.
     top_k, dense_up_to: how a parser's arcs are stored (see `exporters`).
     """
 
     def __init__(
         self,
         nlp: Language,
-        components: Sequence[str],
         hidden_layers: Sequence[int] = (),
         *,
         top_k: int = 8,
         dense_up_to: int = 64,
     ):
-        missing = [name for name in components if name not in nlp.pipe_names]
-        if missing:
-            raise ValueError(
-                f"the teacher has no component {missing}; its components: {nlp.pipe_names}"
-            )
-        for name in components:
-            if not can_export(nlp.get_pipe(name)):
-                export(nlp.get_pipe(name), [])
         self.nlp = nlp
-        self.components = tuple(components)
+        self.components = tuple(name for name, pipe in nlp.pipeline if can_export(pipe))
+        if not self.components and not hidden_layers:
+            raise ValueError(
+                f"the teacher has nothing to teach: none of its components {nlp.pipe_names} "
+                "exports scores (skd_* components, tagger, morphologizer, senter)"
+            )
         self.hidden_layers = tuple(hidden_layers)
         self.top_k = top_k
         self.dense_up_to = dense_up_to
@@ -109,7 +109,8 @@ class Teacher:
     def annotate(self, docs: List[Doc]) -> List[Entry]:
         """One cache entry per teacher doc (made by `doc_for`)."""
         entries: List[Dict[str, numpy.ndarray]] = [{} for _ in docs]
-        last = max(self.nlp.pipe_names.index(name) for name in self.components)
+        exported = [self.nlp.pipe_names.index(name) for name in self.components]
+        last = max(exported, default=len(self.nlp.pipeline) - 1)
         for position, (name, pipe) in enumerate(self.nlp.pipeline):
             if position > last:
                 break
