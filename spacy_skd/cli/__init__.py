@@ -2,6 +2,7 @@
 
 import typer
 
+from .annotate import annotate
 from .convert import convert
 from .demo import demo
 
@@ -10,6 +11,7 @@ app = typer.Typer(
 )
 app.command("demo")(demo)
 app.command("convert")(convert)
+app.command("annotate")(annotate)
 
 
 @app.callback()

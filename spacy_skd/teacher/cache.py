@@ -60,6 +60,14 @@ class TargetCache:
     def __len__(self) -> int:
         return len(self._memory)
 
+    def has(self, key: str) -> bool:
+        """Whether an entry for `key` exists (in memory or on disk)."""
+        return key in self._memory or (self.folder is not None and self._path(key).exists())
+
+    def forget(self, key: str) -> None:
+        """Drop `key` from memory (an entry on disk stays)."""
+        self._memory.pop(key, None)
+
     def get(self, key: str) -> Optional[Entry]:
         """The entry under `key`, or None (never a partial entry)."""
         entry = self._memory.get(key)

@@ -10,49 +10,10 @@ import spacy
 from spacy.training import Example
 
 from spacy_skd.teacher import Teacher
+from tests.small_teacher import TOK2VEC, gold_examples
 
-TOK2VEC = {
-    "@architectures": "spacy.HashEmbedCNN.v2",
-    "pretrained_vectors": None,
-    "width": 32,
-    "depth": 2,
-    "embed_size": 500,
-    "window_size": 1,
-    "maxout_pieces": 3,
-    "subword_features": True,
-}
-GOLD = [
-    ("I like green eggs", ["N", "V", "J", "N"], [1, 1, 3, 1], ["nsubj", "ROOT", "amod", "dobj"]),
-    ("Eat blue ham", ["V", "J", "N"], [0, 2, 0], ["ROOT", "amod", "dobj"]),
-    ("They eat ham", ["N", "V", "N"], [1, 1, 1], ["nsubj", "ROOT", "dobj"]),
-]
 TEXTS = ["They like eggs", "I eat green ham", "Eat eggs", "they eat blue eggs", "I like ham"]
 pytestmark = pytest.mark.filterwarnings("ignore:.*without sentence boundaries")
-
-
-def gold_examples(nlp):
-    return [
-        Example.from_dict(nlp.make_doc(t), {"tags": tags, "heads": heads, "deps": deps})
-        for t, tags, heads, deps in GOLD
-    ]
-
-
-@pytest.fixture(scope="module")
-def teacher_path(tmp_path_factory):
-    """A small trained teacher: skd_tagger (CRF) and skd_parser (tree CRF)."""
-    spacy.util.fix_random_seed(0)
-    nlp = spacy.blank("en")
-    nlp.add_pipe(
-        "skd_tagger", name="tagger", config={"model": {"output_layer": "crf", "tok2vec": TOK2VEC}}
-    )
-    nlp.add_pipe("skd_parser", name="parser", config={"model": {"tok2vec": TOK2VEC}})
-    exs = gold_examples(nlp)
-    optimizer = nlp.initialize(lambda: exs)
-    for _ in range(60):
-        nlp.update(exs, sgd=optimizer)
-    path = tmp_path_factory.mktemp("teacher") / "model"
-    nlp.to_disk(path)
-    return path
 
 
 def student(teacher_path, students=None, **distiller):
