@@ -11,8 +11,10 @@ that loads no teacher, so a saved student loads and packages without it
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Dict, Iterable, List, Optional
+from typing import Callable, Dict, Iterable, List, Optional, Sequence
 
+import numpy
+import torch
 from spacy.language import Language
 from spacy.pipeline import SentenceRecognizer, Tagger
 from spacy.pipeline.trainable_pipe import TrainablePipe
@@ -21,8 +23,10 @@ from spacy.training import Example, validate_examples
 from spacy.vocab import Vocab
 from thinc.api import Model, noop
 
+from ..losses.representation import HIDDEN_KINDS, hidden_state_loss
 from ..teacher import TargetCache, Teacher, from_entry, load_teacher
 from ..teacher.exporters import can_export
+from .base import set_dropout_rate
 from .ner import SkdNer
 from .parser import SkdParser
 from .tagger import SequenceLabeller
@@ -82,6 +86,10 @@ def student_kind(pipe) -> str:
         "batch_size": 32,
         "top_k": 8,
         "dense_up_to": 64,
+        "model": None,
+        "hidden_layers": [],
+        "hidden_loss": "mse",
+        "hidden_weight": 1.0,
     },
 )
 def make_distiller(
@@ -93,6 +101,10 @@ def make_distiller(
     batch_size: int,
     top_k: int,
     dense_up_to: int,
+    model: Optional[Model],
+    hidden_layers: List[int],
+    hidden_loss: str,
+    hidden_weight: float,
 ) -> Distiller:
     """Create an skd_distiller.
 
@@ -105,6 +117,13 @@ def make_distiller(
     teacher's targets across runs (None: in memory only). batch_size: docs per
     teacher call. top_k, dense_up_to: a parser teacher's arcs are cached in full
     up to dense_up_to words, past that its top_k heads per word.
+    Hidden-state KD (Aguilar et al. 2020), off unless hidden_layers is set:
+    model maps the student's token vectors to the teacher's hidden width
+    (spacy-skd.HiddenProjection.v1 over a listener on the student's tok2vec; the
+    distiller then sits after that tok2vec); hidden_layers: the teacher
+    transformer's layers (0 = embeddings, -1 = last) whose mean, pooled to
+    tokens, is the target; hidden_loss: "mse" or "cosine"; hidden_weight: its
+    weight, summed over tokens like the students' losses.
     """
     return Distiller(
         nlp.vocab,
@@ -115,6 +134,10 @@ def make_distiller(
         batch_size=batch_size,
         top_k=top_k,
         dense_up_to=dense_up_to,
+        model=model,
+        hidden_layers=hidden_layers,
+        hidden_loss=hidden_loss,
+        hidden_weight=hidden_weight,
     )
 
 
@@ -133,9 +156,19 @@ class Distiller(TrainablePipe):
         top_k: int = 8,
         dense_up_to: int = 64,
         model: Optional[Model] = None,
+        hidden_layers: Sequence[int] = (),
+        hidden_loss: str = "mse",
+        hidden_weight: float = 1.0,
     ):
         self.vocab = vocab
         self.name = name
+        if hidden_layers and model is None:
+            raise ValueError(
+                f"'{name}': hidden_layers needs a model that maps the student's token "
+                "vectors to the teacher's width (spacy-skd.HiddenProjection.v1)"
+            )
+        if hidden_loss not in HIDDEN_KINDS:
+            raise ValueError(f"'{name}': hidden_loss must be one of {HIDDEN_KINDS}")
         self.model = noop() if model is None else model
         self.cfg = {
             "teacher": teacher,
@@ -144,6 +177,9 @@ class Distiller(TrainablePipe):
             "batch_size": batch_size,
             "top_k": top_k,
             "dense_up_to": dense_up_to,
+            "hidden_layers": list(hidden_layers),
+            "hidden_loss": hidden_loss,
+            "hidden_weight": hidden_weight,
         }
         self.pairs = [self._pair(student, spec) for student, spec in self.cfg["students"].items()]
         self.teacher: Optional[Teacher] = None
@@ -191,15 +227,20 @@ class Distiller(TrainablePipe):
         component exist and the method suits their outputs."""
         if not self.cfg["teacher"]:
             raise ValueError(f"'{self.name}' needs a teacher: set its 'teacher' to a pipeline")
-        if not self.pairs:
+        if not self.pairs and not self.cfg["hidden_layers"]:
             raise ValueError(f"'{self.name}' has no students: set its 'students'")
         teacher_nlp = load_teacher(self.cfg["teacher"])
         for pair in self.pairs:
             self._check_pair(pair, nlp, teacher_nlp)
         self.teacher = Teacher(
-            teacher_nlp, top_k=self.cfg["top_k"], dense_up_to=self.cfg["dense_up_to"]
+            teacher_nlp,
+            self.cfg["hidden_layers"],
+            top_k=self.cfg["top_k"],
+            dense_up_to=self.cfg["dense_up_to"],
         )
         self.cache = TargetCache(self.teacher.fingerprint, self.cfg["cache_dir"])
+        if self.cfg["hidden_layers"]:
+            self._initialize_projection(get_examples)
         self._labels_checked = False
 
     def _check_pair(self, pair: Pair, nlp: Optional[Language], teacher_nlp: Language) -> None:
@@ -256,7 +297,52 @@ class Distiller(TrainablePipe):
         entries = self._entries(examples)
         for example, entry in zip(examples, entries):
             example.predicted._.skd_targets = self._targets(entry)
+        if self.cfg["hidden_layers"]:
+            losses[self.name] += self._hidden_update(examples, entries, drop, sgd)
         return losses
+
+    def _initialize_projection(self, get_examples: Callable[[], Iterable[Example]]) -> None:
+        """Size the projection to the teacher's hidden width, from one doc."""
+        example = next(iter(get_examples()), None)
+        if example is None:
+            raise ValueError(f"'{self.name}' needs at least one example to initialize")
+        doc = self.teacher.doc_for(example.predicted, _gold_sent_starts(example))
+        [entry] = self.teacher.annotate([doc])
+        width = entry[f"hidden.{self.cfg['hidden_layers'][0]}"].shape[1]
+        projection = self.model.get_ref("projection")
+        projection.set_dim("nO", width)
+        projection.set_dim("nI", self.model.get_ref("tok2vec").get_dim("nO"))
+        self.model.initialize()
+
+    def _hidden_update(self, examples: List[Example], entries: List[dict], drop, sgd) -> float:
+        """One step of hidden-state KD through the projection: the loss summed
+        over tokens times hidden_weight."""
+        docs = [eg.predicted for eg in examples]
+        set_dropout_rate(self.model, drop)
+        vectors, backprop = self.model.begin_update(docs)
+        real = [i for i, doc in enumerate(docs) if len(doc)]
+        if not real:
+            return 0.0
+        lengths = torch.tensor([len(docs[i]) for i in real])
+        width = vectors[real[0]].shape[1]
+        student = torch.zeros(len(real), int(lengths.max()), width, requires_grad=False)
+        teacher = torch.zeros_like(student)
+        layers = [f"hidden.{layer}" for layer in self.cfg["hidden_layers"]]
+        for row, i in enumerate(real):
+            student[row, : len(docs[i])] = torch.as_tensor(numpy.asarray(vectors[i]))
+            target = numpy.mean([entries[i][name].astype("float32") for name in layers], axis=0)
+            teacher[row, : len(docs[i])] = torch.as_tensor(target)
+        student.requires_grad_()
+        loss = hidden_state_loss(student, teacher, lengths, self.cfg["hidden_loss"])
+        loss = loss * lengths.sum() * self.cfg["hidden_weight"]
+        loss.backward()
+        d_vectors = [self.model.ops.alloc2f(*numpy.asarray(v).shape) for v in vectors]
+        for row, i in enumerate(real):
+            d_vectors[i] = self.model.ops.asarray2f(student.grad[row, : len(docs[i])].numpy())
+        backprop(d_vectors)
+        if sgd is not None:
+            self.finish_update(sgd)
+        return float(loss.detach())
 
     def _entries(self, examples: List[Example]) -> List[dict]:
         docs = [self.teacher.doc_for(eg.predicted, _gold_sent_starts(eg)) for eg in examples]
