@@ -118,8 +118,9 @@ def matrix_tree_log_partition(
 
     Single root: with the root weights scaled by a tiny lambda, Z(lambda) =
     lambda Z_1 + lambda^2 Z_2 + ... (Z_k: trees with k root children), and
-    Z_k / Z_1 <= (n e^R)^(k-1) for a score range R, so Z(lambda) / lambda is Z_1
-    within a relative e^-50 once lambda = e^-(R + log n + 50).
+    Z_k / Z_1 <= (n e^R)^(k-1) for R the widest range of scores into one word, so
+    Z(lambda) / lambda is Z_1 within a relative e^-50 once
+    lambda = e^-(R + log n + 50).
     """
     scores = arc_scores.double()
     shift = scores.max(dim=1, keepdim=True).values.detach()
@@ -129,15 +130,17 @@ def matrix_tree_log_partition(
     root = torch.where(words, weights[:, 0, 1:], torch.ones_like(weights[:, 0, 1:]))
     between = weights[:, 1:, 1:] * (words[:, :, None] & words[:, None, :])
     log_z = (shift[:, 0, 1:] * words).sum(-1)
-    allowed = scores > FORBIDDEN
+    # The bound on Z_k / Z_1 holds for the shifted scores too (the shift scales
+    # every tree alike), so R is the widest column's range, not the whole matrix's.
+    allowed = (scores > FORBIDDEN) & word_mask[:, None, :]
     spread = (
-        scores.masked_fill(~allowed, -math.inf).amax(dim=(1, 2))
-        - scores.masked_fill(~allowed, math.inf).amin(dim=(1, 2))
-    ).detach()
+        (scores - shift).masked_fill(~allowed, 0.0).amin(dim=(1, 2)).neg().detach()
+    )
     if (spread > MAX_SPREAD).any():
         raise ValueError(
-            f"arc_scores span a range of {float(spread.max()):.0f}, beyond the "
-            f"{MAX_SPREAD:.0f} the matrix-tree computation holds in float64; scale them down"
+            f"arc_scores into one word span a range of {float(spread.max()):.0f}, beyond "
+            f"the {MAX_SPREAD:.0f} the matrix-tree computation holds in float64; scale "
+            "them down"
         )
     if single_root:
         log_lambda = -(spread + words.sum(-1).double().log() + SINGLE_ROOT_MARGIN)

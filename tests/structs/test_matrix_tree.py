@@ -52,6 +52,23 @@ def test_a_range_too_wide_for_float64_is_a_clear_error():
         _ = DependencyCRF(scores, torch.tensor([4])).log_partition
 
 
+@pytest.mark.parametrize("single_root", [True, False])
+def test_wide_offsets_between_words_are_exact(single_root):
+    """Only the range of the scores into one word matters: shifting a word's
+    column shifts every tree alike, so offsets of +-400 between columns (a global
+    range of 800) are fine, and log Z moves by their sum."""
+    gen = torch.Generator().manual_seed(1)
+    small = torch.randn(1, 5, 5, generator=gen, dtype=torch.float64) * 3
+    offsets = torch.tensor([0.0, 400.0, -400.0, 250.0, -100.0], dtype=torch.float64)
+    lengths = torch.tensor([4])
+    shifted = DependencyCRF(small + offsets, lengths, single_root=single_root)
+    plain = DependencyCRF(small, lengths, single_root=single_root)
+    torch.testing.assert_close(
+        shifted.log_partition, plain.log_partition + offsets[1:].sum(), atol=1e-9, rtol=1e-12
+    )
+    torch.testing.assert_close(shifted.marginals, plain.marginals, atol=1e-9, rtol=0)
+
+
 def test_every_tree_counted_once_for_all_equal_scores():
     """Cayley: (n+1)^(n-1) trees on n words with any number of root children,
     n^(n-1) with exactly one."""
