@@ -10,8 +10,6 @@ use a weak arc and Z is tiny next to the Laplacian's entries.
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import Tensor
 
@@ -133,9 +131,7 @@ def matrix_tree_log_partition(
     # The bound on Z_k / Z_1 holds for the shifted scores too (the shift scales
     # every tree alike), so R is the widest column's range, not the whole matrix's.
     allowed = (scores > FORBIDDEN) & word_mask[:, None, :]
-    spread = (
-        (scores - shift).masked_fill(~allowed, 0.0).amin(dim=(1, 2)).neg().detach()
-    )
+    spread = (scores - shift).masked_fill(~allowed, 0.0).amin(dim=(1, 2)).neg().detach()
     if (spread > MAX_SPREAD).any():
         raise ValueError(
             f"arc_scores into one word span a range of {float(spread.max()):.0f}, beyond "
