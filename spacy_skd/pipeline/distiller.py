@@ -16,7 +16,7 @@ from typing import Callable, Dict, Iterable, List, Optional, Sequence
 import numpy
 import torch
 from spacy.language import Language
-from spacy.pipeline import SentenceRecognizer, Tagger
+from spacy.pipeline import DependencyParser, EntityRecognizer, SentenceRecognizer, Tagger
 from spacy.pipeline.trainable_pipe import TrainablePipe
 from spacy.tokens import Doc
 from spacy.training import Example, validate_examples
@@ -29,6 +29,7 @@ from ..teacher.exporters import can_export
 from .base import set_dropout_rate
 from .ner import SkdNer
 from .parser import SkdParser
+from .stock import STOCK_TOKEN_METHODS, add_token_kd, write_silver
 from .tagger import SequenceLabeller
 from .targets import METHODS
 
@@ -43,7 +44,13 @@ SEQUENCE_METHODS = {
     ("sequence-softmax", "sequence-softmax"): ("token", "structural", "local", "hard"),
 }
 TREE_METHODS = {(f"tree-{t}", f"tree-{s}"): ALL for t in ("crf", "local") for s in ("crf", "local")}
-SUPPORTED = {**SEQUENCE_METHODS, **TREE_METHODS}
+# spaCy's own components as students (see stock.py).
+STOCK_METHODS = {
+    **{(t, "stock-softmax"): STOCK_TOKEN_METHODS for t in ("sequence-crf", "sequence-softmax")},
+    **{(t, "stock-parser"): ("hard",) for t in ("tree-crf", "tree-local")},
+    ("sequence-crf", "stock-ner"): ("hard",),
+}
+SUPPORTED = {**SEQUENCE_METHODS, **TREE_METHODS, **STOCK_METHODS}
 
 
 @dataclass
@@ -71,9 +78,16 @@ def output_kind(pipe) -> str:
 
 
 def student_kind(pipe) -> str:
-    """Like `output_kind`, but an skd_ner learns as what its output layer is."""
+    """What a component learns as: an skd_ner as its output layer; spaCy's own
+    components as "stock-softmax", "stock-parser" or "stock-ner"."""
     if isinstance(pipe, SequenceLabeller):
         return "sequence-crf" if pipe.is_crf else "sequence-softmax"
+    if isinstance(pipe, (Tagger, SentenceRecognizer)):
+        return "stock-softmax"
+    if isinstance(pipe, DependencyParser):
+        return "stock-parser"
+    if isinstance(pipe, EntityRecognizer):
+        return "stock-ner"
     return output_kind(pipe)
 
 
@@ -183,6 +197,8 @@ class Distiller(TrainablePipe):
         }
         self.pairs = [self._pair(student, spec) for student, spec in self.cfg["students"].items()]
         self.teacher: Optional[Teacher] = None
+        # spaCy parsers and NERs that learn from silver trees/entities, by name.
+        self._silver_students: Dict[str, object] = {}
         self.cache: Optional[TargetCache] = None
         self._labels_checked = False
 
@@ -274,9 +290,14 @@ class Distiller(TrainablePipe):
                 f"'{pair.teacher}' ({kinds[0]}) into the student's '{pair.student}' "
                 f"({kinds[1]}); supported: {supported}"
             )
-        if isinstance(teacher_pipe, SkdParser):
+        if isinstance(teacher_pipe, SkdParser) and isinstance(student_pipe, SkdParser):
             teacher_pipe.model.attrs["max_length"] = student_pipe.cfg["max_length"]
             teacher_pipe.cfg["max_length"] = student_pipe.cfg["max_length"]
+        if kinds[1] == "stock-softmax" and not getattr(student_pipe, "_skd_wrapped", False):
+            add_token_kd(student_pipe)
+            student_pipe._skd_wrapped = True
+        if kinds[1] in ("stock-parser", "stock-ner"):
+            self._silver_students[pair.student] = student_pipe
 
     def update(
         self,
@@ -297,6 +318,9 @@ class Distiller(TrainablePipe):
         entries = self._entries(examples)
         for example, entry in zip(examples, entries):
             example.predicted._.skd_targets = self._targets(entry)
+            for name, pipe in self._silver_students.items():
+                if name in example.predicted._.skd_targets:
+                    write_silver(example, pipe, example.predicted._.skd_targets[name])
         if self.cfg["hidden_layers"]:
             losses[self.name] += self._hidden_update(examples, entries, drop, sgd)
         return losses

@@ -14,7 +14,7 @@ stored support); the other arcs come back as impossible.
 
 from __future__ import annotations
 
-from typing import List, Optional
+from typing import Callable, List, Optional
 
 import numpy
 from spacy.pipeline import SentenceRecognizer, Tagger
@@ -38,17 +38,34 @@ def export(pipe, docs: List[Doc]) -> List[Targets]:
         return pipe.teacher_targets(docs)
     if isinstance(pipe, (Tagger, SentenceRecognizer)):
         labels = tuple(pipe.labels)
-        probabilities = pipe.model.predict(docs) if any(len(d) for d in docs) else []
-        out = []
-        for i, doc in enumerate(docs):
-            p = numpy.asarray(probabilities[i]) if len(doc) else numpy.zeros((0, len(labels)))
-            logits = numpy.log(numpy.clip(p.astype("float32"), 1e-30, None))
-            out.append(SequenceTargets(logits, labels=labels))
-        return out
+        outputs = pipe.model.predict(docs) if any(len(d) for d in docs) else []
+        to_logits = _softmax_output(pipe.model)
+        return [
+            SequenceTargets(
+                to_logits(numpy.asarray(outputs[i], dtype="float32"))
+                if len(doc)
+                else numpy.zeros((0, len(labels)), dtype="float32"),
+                labels=labels,
+            )
+            for i, doc in enumerate(docs)
+        ]
     raise ValueError(
         f"the teacher's '{pipe.name}' ({type(pipe).__name__}) has no scores to export: "
         "use an skd_* component or spaCy's tagger, morphologizer or senter"
     )
+
+
+def _softmax_output(model) -> Callable[[numpy.ndarray], numpy.ndarray]:
+    """How to turn a stock tagger's `predict` output into logits: the log of
+    probabilities, or (with `normalize = false`, spaCy's default) the raw
+    scores over the softmax temperature."""
+    for node in model.walk():
+        if "softmax_normalize" in node.attrs:
+            if node.attrs["softmax_normalize"]:
+                return lambda p: numpy.log(numpy.clip(p, 1e-30, None))
+            temperature = node.attrs.get("softmax_temperature", 1.0)
+            return lambda y: y / temperature
+    raise ValueError(f"no softmax output layer in {model.name}")
 
 
 def to_entry(prefix: str, targets: Targets, top_k: int = 8, dense_up_to: int = 64) -> dict:

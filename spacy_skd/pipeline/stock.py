@@ -1,0 +1,138 @@
+"""KD for spaCy's own components as students (INTERFACES.md section 4), without
+editing spaCy.
+
+- `tagger`, `morphologizer`, `senter` (softmax outputs): `add_token_kd` wraps the
+  instance's `get_loss`, so its gradient becomes `(1 - alpha) * gold + alpha * KD`
+  per doc with targets: token KD (the teacher's per-token distribution: softmax
+  of its logits, or a CRF teacher's marginals, at temperature T) or hard (the
+  teacher's best sequence). The wrapper lives on the instance in memory only:
+  the saved component is spaCy's, unchanged.
+- `parser`, `ner` (transition-based): `write_silver` writes the teacher's best
+  tree or entities into an example's reference where its gold has none (same
+  tokens only), so they learn from the teacher as from gold ("hard" targets).
+  The silver labels are the teacher's label names, as gold would be (spaCy's
+  parser folds labels rarer than its min_action_freq into "dep" itself).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy
+import torch
+from spacy.attrs import DEP, HEAD
+from spacy.pipeline import DependencyParser, EntityRecognizer
+from spacy.training import Example
+
+from ..structs import LinearChainCRF
+from .ner import tags_to_spans
+from .targets import ArcTargets, SequenceTargets, targets_for
+
+STOCK_TOKEN_METHODS = ("token", "hard")
+
+
+def teacher_token_probabilities(targets: SequenceTargets, temperature: float) -> numpy.ndarray:
+    """`[n, L]` the teacher's per-token distribution at temperature T: softmax of
+    its logits, or its CRF's unary marginals."""
+    scores = torch.as_tensor(targets.scores, dtype=torch.float64)
+    if not targets.is_crf:
+        return torch.softmax(scores / temperature, dim=-1).numpy()
+    crf = _crf(targets, scores)
+    return crf.tempered(temperature).marginals[0].numpy()
+
+
+def teacher_best(targets: SequenceTargets) -> numpy.ndarray:
+    """`[n]` the teacher's best label ids: argmax, or Viterbi for a CRF."""
+    scores = torch.as_tensor(targets.scores, dtype=torch.float64)
+    if not targets.is_crf:
+        return scores.argmax(-1).numpy()
+    return _crf(targets, scores).argmax[0].numpy()
+
+
+def _crf(targets: SequenceTargets, scores: torch.Tensor) -> LinearChainCRF:
+    def param(name: str) -> torch.Tensor:
+        return torch.as_tensor(getattr(targets, name), dtype=torch.float64)
+
+    return LinearChainCRF(
+        scores[None],
+        param("transitions"),
+        torch.tensor([len(scores)]),
+        param("start"),
+        param("end"),
+    )
+
+
+def add_token_kd(pipe) -> None:
+    """Make spaCy's tagger, morphologizer or senter `pipe` learn from the targets
+    on each doc (`doc._.skd_targets[pipe.name]`, method "token" or "hard")."""
+    original: Callable = pipe.get_loss
+
+    def get_loss(examples, scores):
+        examples = list(examples)
+        loss, d_scores = original(examples, scores)
+        d_scores = list(d_scores)
+        for i, example in enumerate(examples):
+            targets = targets_for(example.predicted, pipe.name, tuple(pipe.labels))
+            if targets is None or targets.weight == 0 or not len(example.predicted):
+                continue
+            kd_grad, kd_loss = _token_kd(numpy.asarray(scores[i], dtype="float64"), targets)
+            alpha = targets.weight
+            d_scores[i] = ((1 - alpha) * d_scores[i] + alpha * kd_grad).astype(d_scores[i].dtype)
+            loss += alpha * kd_loss
+        return loss, d_scores
+
+    pipe.get_loss = get_loss
+
+
+def _token_kd(probabilities: numpy.ndarray, targets: SequenceTargets):
+    """(gradient w.r.t. the student's logits, loss) of token KD or hard KD, summed
+    over tokens; `probabilities` are the student's (its softmax in training)."""
+    if targets.method not in STOCK_TOKEN_METHODS:
+        raise ValueError(
+            f"spaCy's own components learn from teachers by {STOCK_TOKEN_METHODS}, "
+            f"not {targets.method!r}"
+        )
+    log_p = numpy.log(numpy.clip(probabilities, 1e-30, None))
+    if targets.method == "hard":
+        best = teacher_best(targets)
+        one_hot = numpy.eye(probabilities.shape[1])[best]
+        return probabilities - one_hot, float(-log_p[numpy.arange(len(best)), best].sum())
+    T = targets.temperature
+    teacher = teacher_token_probabilities(targets, T)
+    student = numpy.exp(log_p / T)
+    student /= student.sum(-1, keepdims=True)
+    log_ratio = numpy.log(numpy.clip(teacher, 1e-30, None)) - numpy.log(student)
+    return T * (student - teacher), float(T**2 * (teacher * log_ratio).sum())
+
+
+def write_silver(example: Example, pipe, targets) -> bool:
+    """Write the teacher's best tree (for a stock `parser`) or entities (for a
+    stock `ner`) into the example's reference where it has none and its tokens
+    are the predicted doc's; True when something was written."""
+    reference, predicted = example.reference, example.predicted
+    if [t.text for t in reference] != [t.text for t in predicted] or not len(reference):
+        return False
+    if isinstance(pipe, DependencyParser) and isinstance(targets, ArcTargets):
+        if reference.has_annotation("DEP"):
+            return False
+        _set_tree(reference, targets)
+        return True
+    if isinstance(pipe, EntityRecognizer) and isinstance(targets, SequenceTargets):
+        if reference.has_annotation("ENT_IOB"):
+            return False
+        tags = [targets.labels[i] for i in teacher_best(targets)]
+        reference.set_ents(tags_to_spans(reference, tags), default="outside")
+        return True
+    return False
+
+
+def _set_tree(doc, targets: ArcTargets) -> None:
+    heads = numpy.zeros(len(doc), dtype="int64")
+    deps = numpy.zeros(len(doc), dtype="uint64")
+    for (start, end), span_heads, labels in zip(targets.spans, targets.heads, targets.labels):
+        for offset in range(end - start):
+            head = int(span_heads[offset])
+            heads[start + offset] = 0 if head == 0 else head - 1 - offset
+            label = "ROOT" if head == 0 else targets.label_names[int(labels[offset].argmax())]
+            deps[start + offset] = doc.vocab.strings.add(label)
+    doc.from_array([HEAD, DEP], numpy.stack([heads.astype("uint64"), deps], 1))
