@@ -31,21 +31,39 @@ def tiny_bert(tmp_path_factory):
     return make_tiny_bert(tmp_path_factory.mktemp("bert") / "tiny-bert")
 
 
-def test_the_three_configs_are_shipped():
-    assert {c.stem for c in CONFIGS} >= {"teacher_trf", "student_cnn", "student_bilstm"}
-
-
-@pytest.mark.parametrize("config_path", CONFIGS, ids=lambda p: p.stem)
-def test_config_trains_and_the_result_loads(config_path, corpus, tiny_bert, tmp_path, monkeypatch):
-    force_hf_offline(monkeypatch)
-    overrides = {
+def overrides_for(corpus) -> dict:
+    return {
         "paths.train": str(corpus / "train.spacy"),
         "paths.dev": str(corpus / "dev.spacy"),
         "training.max_steps": 4,
         "training.eval_frequency": 2,
     }
-    if "teacher" in load_config(config_path)["paths"]:
-        overrides["paths.teacher"] = str(tiny_bert)
+
+
+@pytest.fixture(scope="module")
+def teacher_pipeline(corpus, tiny_bert, tmp_path_factory):
+    """teacher_trf.cfg trained for 4 steps on the tiny BERT: a teacher pipeline."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        force_hf_offline(monkeypatch)
+        out = tmp_path_factory.mktemp("teacher")
+        overrides = {**overrides_for(corpus), "paths.teacher": str(tiny_bert)}
+        train(ROOT / "configs" / "teacher_trf.cfg", out, overrides=overrides)
+        yield out / "model-last"
+
+
+def test_the_configs_are_shipped():
+    expected = {"teacher_trf", "student_cnn", "student_bilstm", "distill_cnn"}
+    assert {c.stem for c in CONFIGS} >= expected
+
+
+@pytest.mark.parametrize("config_path", CONFIGS, ids=lambda p: p.stem)
+def test_config_trains_and_the_result_loads(config_path, corpus, request, tmp_path, monkeypatch):
+    force_hf_offline(monkeypatch)
+    overrides = overrides_for(corpus)
+    if config_path.stem == "teacher_trf":
+        overrides["paths.teacher"] = str(request.getfixturevalue("tiny_bert"))
+    elif "teacher" in load_config(config_path)["paths"]:
+        overrides["paths.teacher"] = str(request.getfixturevalue("teacher_pipeline"))
     train(config_path, tmp_path / "out", overrides=overrides)
     nlp = spacy.load(tmp_path / "out" / "model-last")
     assert nlp.pipe_names[-5:] == ["senter", "tagger", "upos", "parser", "ner"]

@@ -1,3 +1,6 @@
+"""Small Thinc layers of the parser and configs: distance buckets and scores, the
+label scorer's direction features, the input scale."""
+
 import numpy
 import pytest
 
@@ -78,3 +81,16 @@ def test_label_scorer_sees_the_arc_direction_only_with_distance():
         assert d_heads.shape == d_deps.shape == vectors.shape
     assert numpy.allclose(scores[False][0, 1], scores[False][0, 2])
     assert not numpy.allclose(scores[True][0, 1], scores[True][0, 2])
+
+
+def test_scale_multiplies_forward_and_backward():
+    from spacy_skd.models.scale import scale
+
+    layer = scale(10.0)
+    X = [numpy.ones((2, 3), dtype="f"), numpy.full((1, 3), 2.0, dtype="f")]
+    Y, backprop = layer.begin_update(X)
+    assert [y.tolist() for y in Y] == [[[10.0] * 3] * 2, [[20.0] * 3]]
+    dX = backprop([numpy.ones_like(x) for x in X])
+    assert all((d == 10.0).all() for d in dX)
+    with pytest.raises(ValueError, match="factor"):
+        scale(0.0)
