@@ -5,6 +5,7 @@ import typer
 from .annotate import annotate
 from .convert import convert
 from .demo import demo
+from .distill import distill
 
 app = typer.Typer(
     help="spacy-skd: structural knowledge distillation for spaCy", no_args_is_help=True
@@ -12,6 +13,9 @@ app = typer.Typer(
 app.command("demo")(demo)
 app.command("convert")(convert)
 app.command("annotate")(annotate)
+app.command("distill", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(
+    distill
+)
 
 
 @app.callback()
