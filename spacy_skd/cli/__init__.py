@@ -3,6 +3,7 @@
 import typer
 
 from .annotate import annotate
+from .compare import compare
 from .convert import convert
 from .demo import demo
 from .distill import distill
@@ -13,6 +14,7 @@ app = typer.Typer(
 app.command("demo")(demo)
 app.command("convert")(convert)
 app.command("annotate")(annotate)
+app.command("compare")(compare)
 app.command("distill", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(
     distill
 )

@@ -1,0 +1,34 @@
+"""`spacy-skd compare`: accuracy, words/s and size of pipelines on one corpus."""
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+
+def compare(
+    corpus: Path = typer.Argument(..., exists=True, dir_okay=False, help="Gold .spacy corpus"),
+    pipelines: List[Path] = typer.Argument(..., exists=True, help="Pipeline directories"),
+    names: Optional[str] = typer.Option(None, help="Comma-separated names for the table"),
+    repeats: int = typer.Option(3, min=1, help="Timed passes over the corpus (median)"),
+    plot: Optional[Path] = typer.Option(None, help="Write an accuracy-vs-speed PNG here"),
+    metric: str = typer.Option("dep_las", help="The plot's accuracy score"),
+) -> None:
+    """Evaluate PIPELINES on CORPUS and print a markdown table."""
+    from ..evaluation import compare_pipelines, markdown_table, plot_reports
+
+    try:
+        reports = compare_pipelines(
+            pipelines,
+            corpus,
+            names=names.split(",") if names else None,
+            repeats=repeats,
+            progress=lambda message: typer.echo(message, err=True),
+        )
+        typer.echo(markdown_table(reports))
+        if plot is not None:
+            plot_reports(reports, plot, metric)
+            typer.echo(f"Wrote {plot}", err=True)
+    except ValueError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(1) from error
