@@ -7,6 +7,7 @@ from .compare import compare
 from .convert import convert
 from .demo import demo
 from .distill import distill
+from .weights import weights
 
 app = typer.Typer(
     help="spacy-skd: structural knowledge distillation for spaCy", no_args_is_help=True
@@ -15,6 +16,7 @@ app.command("demo")(demo)
 app.command("convert")(convert)
 app.command("annotate")(annotate)
 app.command("compare")(compare)
+app.command("weights")(weights)
 app.command("distill", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(
     distill
 )
