@@ -293,6 +293,7 @@ class Distiller(TrainablePipe):
         if isinstance(teacher_pipe, SkdParser) and isinstance(student_pipe, SkdParser):
             teacher_pipe.model.attrs["max_length"] = student_pipe.cfg["max_length"]
             teacher_pipe.cfg["max_length"] = student_pipe.cfg["max_length"]
+        _share_labels(teacher_pipe, student_pipe)
         if kinds[1] == "stock-softmax" and not getattr(student_pipe, "_skd_wrapped", False):
             add_token_kd(student_pipe)
             student_pipe._skd_wrapped = True
@@ -395,6 +396,20 @@ class Distiller(TrainablePipe):
             if found is not None:
                 targets[pair.student] = found
         return targets
+
+
+def _share_labels(teacher_pipe, student_pipe) -> None:
+    """Give a student that is not initialized yet every label of its teacher, so
+    it can learn all the teacher predicts (its own data adds the rest); a student
+    whose labels are fixed keeps them, and a teacher label it lacks is refused at
+    the first update."""
+    if isinstance(student_pipe, SentenceRecognizer) or not hasattr(student_pipe, "add_label"):
+        return
+    for label in teacher_pipe.labels:
+        try:
+            student_pipe.add_label(label)
+        except ValueError:
+            return
 
 
 def _gold_sent_starts(example: Example) -> Optional[List[Optional[bool]]]:

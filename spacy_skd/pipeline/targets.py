@@ -14,6 +14,8 @@ from typing import List, Optional, Sequence, Tuple, Union
 import numpy
 from spacy.tokens import Doc
 
+from ..structs.utils import NEG
+
 METHODS = ("token", "structural", "local", "local_scores", "hard")
 
 if not Doc.has_extension("skd_targets"):
@@ -111,26 +113,37 @@ Targets = Union[SequenceTargets, ArcTargets]
 def in_label_order(targets: Targets, names: Sequence[str], component: str = "student") -> Targets:
     """`targets` with its label columns in the order of `names` (a student's
     labels), matched by name; targets without label names are returned as they
-    are. Raises ValueError listing the labels only one side has."""
+    are. A label only the student has gets impossible scores (the teacher never
+    predicts it); a label only the teacher has cannot be taught: ValueError
+    listing them."""
     own = targets.labels if isinstance(targets, SequenceTargets) else targets.label_names
     if not own or tuple(own) == tuple(names):
         return targets
     only_teacher = sorted(set(own) - set(names))
-    only_student = sorted(set(names) - set(own))
-    if only_teacher or only_student:
+    if only_teacher:
         raise ValueError(
             f"The teacher's labels for '{component}' cannot be mapped onto the student's: "
-            f"only the teacher has {only_teacher}, only the student has {only_student}"
+            f"only the teacher has {only_teacher}; the student's labels are {sorted(names)}"
         )
-    order = numpy.asarray([list(own).index(name) for name in names])
+    position = {name: i for i, name in enumerate(own)}
+    order = numpy.asarray([position.get(name, -1) for name in names])
+    missing = order < 0
+
+    def columns(array: numpy.ndarray, axis: int = -1) -> numpy.ndarray:
+        taken = numpy.take(array, order.clip(min=0), axis=axis).astype("float32")
+        index = [slice(None)] * taken.ndim
+        index[axis] = missing
+        taken[tuple(index)] = NEG
+        return taken
+
     if isinstance(targets, ArcTargets):
-        labels = [label[:, order] for label in targets.labels]
+        labels = [columns(label) for label in targets.labels]
         return replace(targets, labels=labels, label_names=tuple(names))
     crf = {}
     if targets.is_crf:
         crf = {
-            "transitions": targets.transitions[order][:, order],
-            "start": targets.start[order],
-            "end": targets.end[order],
+            "transitions": columns(columns(targets.transitions, 0), 1),
+            "start": columns(targets.start),
+            "end": columns(targets.end),
         }
-    return replace(targets, scores=targets.scores[:, order], labels=tuple(names), **crf)
+    return replace(targets, scores=columns(targets.scores), labels=tuple(names), **crf)

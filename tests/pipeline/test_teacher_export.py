@@ -110,12 +110,22 @@ def test_a_trained_ner_teaches_through_its_decoding_constraints():
     assert any(teacher(text).ents for text in UNLABELLED)
 
 
-def test_unmappable_labels_are_refused_with_both_sides_listed():
-    targets = SequenceTargets(numpy.zeros((2, 2), dtype="f"), labels=("N", "X"))
-    assert in_label_order(targets, ["X", "N"]).scores.shape == (2, 2)
-    with pytest.raises(
-        ValueError, match=r"only the teacher has \['X'\], only the student has \['V'\]"
-    ):
+def test_labels_only_the_student_has_are_impossible_and_the_teachers_extra_refused():
+    transitions = numpy.arange(4, dtype="f").reshape(2, 2)
+    targets = SequenceTargets(
+        numpy.array([[1.0, 2.0]], dtype="f"),
+        transitions=transitions,
+        start=numpy.zeros(2, dtype="f"),
+        end=numpy.zeros(2, dtype="f"),
+        labels=("N", "X"),
+    )
+    mapped = in_label_order(targets, ["X", "V", "N"])
+    assert mapped.labels == ("X", "V", "N")
+    assert mapped.scores[0, 0] == 2.0 and mapped.scores[0, 2] == 1.0
+    assert mapped.scores[0, 1] < -1e29 and (mapped.transitions[1] < -1e29).all()
+    assert mapped.transitions[0, 2] == transitions[1, 0]
+    expected = r"only the teacher has \['X'\]; the student's labels are \['N', 'V'\]"
+    with pytest.raises(ValueError, match=expected):
         in_label_order(targets, ["N", "V"], "tagger")
     with pytest.raises(ValueError, match="2 label names for 3 score columns"):
         SequenceTargets(numpy.zeros((2, 3), dtype="f"), labels=("N", "X"))
