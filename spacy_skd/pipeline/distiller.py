@@ -31,7 +31,7 @@ from .ner import SkdNer
 from .parser import SkdParser
 from .stock import STOCK_TOKEN_METHODS, add_token_kd, write_silver
 from .tagger import SequenceLabeller
-from .targets import METHODS
+from .targets import METHODS, EntityTargets
 
 # Methods by (teacher output, student output). "sequence-*" are taggers (the
 # skd_ner exports its decoding constraints, so it teaches as a CRF); "tree-*"
@@ -49,8 +49,13 @@ STOCK_METHODS = {
     **{(t, "stock-softmax"): STOCK_TOKEN_METHODS for t in ("sequence-crf", "sequence-softmax")},
     **{(t, "stock-parser"): ("hard",) for t in ("tree-crf", "tree-local")},
     ("sequence-crf", "stock-ner"): ("hard",),
+    ("entities", "stock-ner"): ("hard",),
 }
-SUPPORTED = {**SEQUENCE_METHODS, **TREE_METHODS, **STOCK_METHODS}
+# A span/entity teacher without scores (spaCy's ner) teaches a BIO/BILUO tagger
+# its best tag sequence (the incompatible-factorisation scenario, see
+# EntityTargets).
+ENTITY_METHODS = {("entities", f"sequence-{layer}"): ("hard",) for layer in ("crf", "softmax")}
+SUPPORTED = {**SEQUENCE_METHODS, **TREE_METHODS, **STOCK_METHODS, **ENTITY_METHODS}
 
 
 @dataclass
@@ -74,6 +79,8 @@ def output_kind(pipe) -> str:
         return "sequence-crf" if pipe.is_crf else "sequence-softmax"
     if isinstance(pipe, (Tagger, SentenceRecognizer)):
         return "sequence-softmax"
+    if isinstance(pipe, EntityRecognizer):
+        return "entities"
     return type(pipe).__name__
 
 
@@ -199,6 +206,8 @@ class Distiller(TrainablePipe):
         self.teacher: Optional[Teacher] = None
         # spaCy parsers and NERs that learn from silver trees/entities, by name.
         self._silver_students: Dict[str, object] = {}
+        # skd_ner students of an entity teacher: its entities become their tags.
+        self._entity_students: Dict[str, SkdNer] = {}
         self.cache: Optional[TargetCache] = None
         self._labels_checked = False
 
@@ -293,6 +302,14 @@ class Distiller(TrainablePipe):
         if isinstance(teacher_pipe, SkdParser) and isinstance(student_pipe, SkdParser):
             teacher_pipe.model.attrs["max_length"] = student_pipe.cfg["max_length"]
             teacher_pipe.cfg["max_length"] = student_pipe.cfg["max_length"]
+        if kinds[0] == "entities":
+            if not isinstance(student_pipe, (SkdNer, EntityRecognizer)):
+                raise ValueError(
+                    f"'{self.name}': the teacher's '{pair.teacher}' sets entities, which only "
+                    f"an skd_ner or ner student can learn, not '{pair.student}'"
+                )
+            if isinstance(student_pipe, SkdNer):
+                self._entity_students[pair.student] = student_pipe
         _share_labels(teacher_pipe, student_pipe)
         if kinds[1] == "stock-softmax" and not getattr(student_pipe, "_skd_wrapped", False):
             add_token_kd(student_pipe)
@@ -318,7 +335,13 @@ class Distiller(TrainablePipe):
             raise ValueError(f"'{self.name}' has no teacher loaded: call initialize first")
         entries = self._entries(examples)
         for example, entry in zip(examples, entries):
-            example.predicted._.skd_targets = self._targets(entry)
+            targets = self._targets(entry)
+            for name, pipe in self._entity_students.items():
+                if isinstance(targets.get(name), EntityTargets):
+                    targets[name] = targets[name].as_tag_targets(
+                        len(example.predicted), pipe.tag_names, pipe.scheme
+                    )
+            example.predicted._.skd_targets = targets
             for name, pipe in self._silver_students.items():
                 if name in example.predicted._.skd_targets:
                     write_silver(example, pipe, example.predicted._.skd_targets[name])

@@ -22,11 +22,12 @@ import numpy
 import torch
 from spacy.attrs import DEP, HEAD
 from spacy.pipeline import DependencyParser, EntityRecognizer
+from spacy.tokens import Span
 from spacy.training import Example
 
 from ..structs import LinearChainCRF
 from .ner import tags_to_spans
-from .targets import ArcTargets, SequenceTargets, targets_for
+from .targets import ArcTargets, EntityTargets, SequenceTargets, targets_for
 
 STOCK_TOKEN_METHODS = ("token", "hard")
 
@@ -117,11 +118,14 @@ def write_silver(example: Example, pipe, targets) -> bool:
             return False
         _set_tree(reference, targets)
         return True
-    if isinstance(pipe, EntityRecognizer) and isinstance(targets, SequenceTargets):
+    if isinstance(pipe, EntityRecognizer) and isinstance(targets, (SequenceTargets, EntityTargets)):
         if reference.has_annotation("ENT_IOB"):
             return False
-        tags = [targets.labels[i] for i in teacher_best(targets)]
-        reference.set_ents(tags_to_spans(reference, tags), default="outside")
+        if isinstance(targets, EntityTargets):
+            spans = [Span(reference, s, e, label=label) for s, e, label in targets.entities]
+        else:
+            spans = tags_to_spans(reference, [targets.labels[i] for i in teacher_best(targets)])
+        reference.set_ents(spans, default="outside")
         return True
     return False
 

@@ -107,7 +107,46 @@ class ArcTargets:
             raise ValueError("spans, arcs, labels and heads need one entry per sentence")
 
 
-Targets = Union[SequenceTargets, ArcTargets]
+@dataclass
+class EntityTargets:
+    """A teacher's entities on one doc, `(start, end, label)` token offsets: what
+    a span or entity teacher without per-token scores (spaCy's transition-based
+    `ner`) offers. A BIO/BILUO student learns them as its one best tag sequence
+    (`as_tag_targets`), so only "hard" targets are defined."""
+
+    entities: List[Tuple[int, int, str]]
+    method: str = "hard"
+    weight: float = 0.5
+    temperature: float = 1.0
+
+    def as_tag_targets(
+        self, n_tokens: int, tag_names: Sequence[str], scheme: str
+    ) -> SequenceTargets:
+        """One-hot tag scores `[n_tokens, T]` in the student's tags and scheme."""
+        tags = ["O"] * n_tokens
+        for start, end, label in self.entities:
+            if end - start == 1:
+                tags[start] = ("U-" if scheme == "BILUO" else "B-") + label
+                continue
+            tags[start] = "B-" + label
+            for i in range(start + 1, end):
+                tags[i] = "I-" + label
+            if scheme == "BILUO":
+                tags[end - 1] = "L-" + label
+        index = {tag: i for i, tag in enumerate(tag_names)}
+        unknown = sorted({tag[2:] for tag in tags if tag not in index})
+        if unknown:
+            raise ValueError(
+                f"the teacher's entity labels {unknown} are not among the student's tags"
+            )
+        scores = numpy.full((n_tokens, len(tag_names)), NEG, dtype="float32")
+        scores[numpy.arange(n_tokens), [index[tag] for tag in tags]] = 0.0
+        return SequenceTargets(
+            scores, method=self.method, weight=self.weight, temperature=self.temperature
+        )
+
+
+Targets = Union[SequenceTargets, ArcTargets, EntityTargets]
 
 
 def in_label_order(targets: Targets, names: Sequence[str], component: str = "student") -> Targets:

@@ -2,8 +2,9 @@
 
 `export` turns one teacher component's view of a batch of docs into targets:
 an skd_* component exports its own scores (`teacher_targets`); spaCy's softmax
-taggers (`tagger`, `morphologizer`, `senter`) export the log of their output
-probabilities, which are logits up to a constant per token.
+taggers (`tagger`, `morphologizer`, `senter`) export their logits; spaCy's
+transition-based `ner` runs and exports its entities (a span teacher with no
+per-token scores: its students learn its best tag sequence).
 
 `to_entry` / `from_entry` convert targets to the flat arrays of a cache entry and
 back. A parser's arcs are stored in full up to `dense_up_to` words; a longer
@@ -17,10 +18,10 @@ from __future__ import annotations
 from typing import Callable, List, Optional
 
 import numpy
-from spacy.pipeline import SentenceRecognizer, Tagger
+from spacy.pipeline import EntityRecognizer, SentenceRecognizer, Tagger
 from spacy.tokens import Doc
 
-from ..pipeline.targets import ArcTargets, SequenceTargets, Targets
+from ..pipeline.targets import ArcTargets, EntityTargets, SequenceTargets, Targets
 from ..structs.utils import NEG
 
 # Where stored float16 scores mean "impossible": float16 turns -1e30 into -inf.
@@ -28,7 +29,9 @@ IMPOSSIBLE = -6e4
 
 
 def can_export(pipe) -> bool:
-    return hasattr(pipe, "teacher_targets") or isinstance(pipe, (Tagger, SentenceRecognizer))
+    return hasattr(pipe, "teacher_targets") or isinstance(
+        pipe, (Tagger, SentenceRecognizer, EntityRecognizer)
+    )
 
 
 def export(pipe, docs: List[Doc]) -> List[Targets]:
@@ -48,6 +51,11 @@ def export(pipe, docs: List[Doc]) -> List[Targets]:
                 labels=labels,
             )
             for i, doc in enumerate(docs)
+        ]
+    if isinstance(pipe, EntityRecognizer):
+        docs = list(pipe.pipe(docs))
+        return [
+            EntityTargets([(ent.start, ent.end, ent.label_) for ent in doc.ents]) for doc in docs
         ]
     raise ValueError(
         f"the teacher's '{pipe.name}' ({type(pipe).__name__}) has no scores to export: "
@@ -70,6 +78,14 @@ def _softmax_output(model) -> Callable[[numpy.ndarray], numpy.ndarray]:
 
 def to_entry(prefix: str, targets: Targets, top_k: int = 8, dense_up_to: int = 64) -> dict:
     """The arrays of one doc's targets, names starting with `prefix`."""
+    if isinstance(targets, EntityTargets):
+        offsets = [(start, end) for start, end, _ in targets.entities]
+        return {
+            f"{prefix}.entities": numpy.asarray(offsets, dtype="int32").reshape(-1, 2),
+            f"{prefix}.entity_labels": numpy.asarray(
+                [label for _, _, label in targets.entities], dtype="U"
+            ).reshape(-1),
+        }
     if isinstance(targets, SequenceTargets):
         entry = {"scores": targets.scores, "labels": numpy.asarray(targets.labels, dtype="U")}
         if targets.is_crf:
@@ -121,6 +137,10 @@ def from_entry(
         return None if value is None else value
 
     settings = {"method": method, "weight": weight, "temperature": temperature}
+    if get("entities") is not None:
+        labels = [str(label) for label in get("entity_labels")]
+        entities = [(int(s), int(e), label) for (s, e), label in zip(get("entities"), labels)]
+        return EntityTargets(entities, **settings)
     if get("scores") is not None:
         crf = {name: _float(get(name)) for name in ("transitions", "start", "end")}
         return SequenceTargets(
