@@ -102,3 +102,23 @@ def test_many_docs_in_batches_and_processes(nlp, n_process):
     docs = list(nlp.pipe(texts, batch_size=7, n_process=n_process))
     assert [doc.text for doc in docs] == texts
     assert all(well_formed(doc) for doc in docs if len(doc))
+
+
+@pytest.mark.parametrize("factory", ["skd_tagger", "skd_parser", "skd_ner"])
+def test_diverged_weights_stop_training_with_a_clear_error(factory):
+    nlp = spacy.blank("en")
+    pipe = nlp.add_pipe(factory, config={"model": {"tok2vec": TOK2VEC}})
+    text, tags, heads, deps = GOLD[1]
+    exs = [
+        Example.from_dict(
+            nlp.make_doc(text),
+            {"tags": tags, "heads": heads, "deps": deps, "entities": [(0, 4, "PER")]},
+        )
+    ]
+    nlp.initialize(lambda: exs)
+    tok2vec = pipe.model.get_ref("tok2vec")
+    for node in tok2vec.walk():
+        for name in node.param_names:
+            node.get_param(name)[...] = float("nan")
+    with pytest.raises(ValueError, match=f"'{factory}': the model's scores contain NaN"):
+        nlp.update(exs)

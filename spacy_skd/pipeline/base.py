@@ -50,6 +50,22 @@ class LabelledPipe(TrainablePipe):
         else:
             finish_update_scaled(self.model, sgd, scale)
 
+    def _score_arrays(self, scores) -> Iterable:
+        """The arrays of a forward pass's output (a list of arrays by default)."""
+        return scores
+
+    def _check_finite(self, scores) -> None:
+        """Stop training with a clear error when the model's outputs are NaN or
+        infinite: its weights have diverged, and a loss computed from them would
+        spread NaN into every weight it reaches."""
+        for array in self._score_arrays(scores):
+            if not self.model.ops.xp.isfinite(array).all():
+                raise ValueError(
+                    f"'{self.name}': the model's scores contain NaN or infinite values, "
+                    "so its weights have diverged; lower the learning rate or the "
+                    "gradient clipping threshold (training.optimizer.grad_clip)"
+                )
+
     def _prepare_update(self, examples: List[Example]) -> None:
         """Set what training needs on the predicted docs before the forward pass."""
 
@@ -82,6 +98,7 @@ class LabelledPipe(TrainablePipe):
         self._prepare_update(examples)
         set_dropout_rate(self.model, drop)
         scores, backprop = self.model.begin_update([eg.predicted for eg in examples])
+        self._check_finite(scores)
         loss, d_scores = self._backprop_loss(examples, scores)
         backprop(d_scores)
         if sgd is not None:

@@ -354,6 +354,9 @@ class SkdParser(LabelledPipe):
         validate_examples(examples, "SkdParser.get_loss")
         return self._loss_and_gradients(list(examples), scores)
 
+    def _score_arrays(self, scores: ParserScores) -> Iterable:
+        return (scores.arcs, scores.label_heads, scores.label_deps)
+
     def _prepare_update(self, examples: List[Example]) -> None:
         for example in examples:
             self._copy_gold_sentences(example)
