@@ -1,0 +1,122 @@
+"""One-shot distillation: a student config plus a teacher pipeline -> a trained
+student without the teacher in it (what `spacy-skd distill` runs).
+
+The student config gets an skd_distiller in front of its pipeline whose students
+are the components the teacher has by the same name: skd_* students with the
+chosen method, spaCy's tagger/morphologizer/senter with token KD, spaCy's
+parser/ner with silver ("hard") targets. spaCy's own `train` then trains it;
+afterwards the inert distiller is removed from model-best and model-last
+(INTERFACES.md section 6).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Dict, Iterable, Optional
+
+import spacy
+from spacy.cli.train import train as spacy_train
+from spacy.util import load_config
+from thinc.api import Config
+
+SKD_STUDENTS = ("skd_tagger", "skd_ner", "skd_parser")
+STOCK_METHODS = {
+    "tagger": "token",
+    "morphologizer": "token",
+    "senter": "token",
+    "parser": "hard",
+    "ner": "hard",
+}
+DISTILLER = "distiller"
+
+
+def teacher_factories(teacher: str) -> Dict[str, str]:
+    """Component name -> factory of a teacher pipeline (directory or package)."""
+    path = Path(teacher)
+    if not path.exists():
+        path = spacy.util.get_package_path(teacher)
+    config = load_config(path / "config.cfg", interpolate=False)
+    return {name: block["factory"] for name, block in config["components"].items()}
+
+
+def distillation_config(
+    config: Config,
+    teacher: str,
+    *,
+    method: str = "structural",
+    kd_weight: float = 0.5,
+    temperature: float = 1.0,
+    students: Optional[Iterable[str]] = None,
+    cache_dir: Optional[str] = None,
+) -> Config:
+    """`config` (a student's) with an skd_distiller in front of its pipeline."""
+    config = Config(config)
+    pipeline = list(config["nlp"]["pipeline"])
+    if DISTILLER in pipeline:
+        raise ValueError(f"the student config already has a component named '{DISTILLER}'")
+    available = teacher_factories(teacher)
+    chosen = {}
+    for name in students if students is not None else pipeline:
+        if name not in pipeline:
+            raise ValueError(f"the student config has no component '{name}': {pipeline}")
+        factory = config["components"][name].get("factory")
+        if name not in available:
+            if students is not None:
+                raise ValueError(f"the teacher has no component '{name}': {sorted(available)}")
+            continue
+        if factory in SKD_STUDENTS:
+            student_method = method
+        elif factory in STOCK_METHODS:
+            student_method = STOCK_METHODS[factory]
+        else:
+            continue
+        chosen[name] = {
+            "teacher": name,
+            "method": student_method,
+            "kd_weight": kd_weight,
+            "temperature": temperature,
+        }
+    if not chosen:
+        raise ValueError(
+            f"no component of the student ({pipeline}) has a teacher component of the same "
+            f"name that can teach it ({sorted(available)})"
+        )
+    config["components"][DISTILLER] = {
+        "factory": "skd_distiller",
+        "teacher": teacher,
+        "cache_dir": cache_dir,
+        "students": chosen,
+    }
+    config["nlp"]["pipeline"] = [DISTILLER, *pipeline]
+    return config
+
+
+def strip_distiller(path: Path) -> None:
+    """Remove the distiller from the pipeline saved at `path`, in place."""
+    nlp = spacy.load(path)
+    if DISTILLER in nlp.pipe_names:
+        nlp.remove_pipe(DISTILLER)
+        nlp.to_disk(path)
+
+
+def distill(
+    teacher: str,
+    config_path: Path,
+    output_path: Path,
+    *,
+    overrides: Optional[dict] = None,
+    use_gpu: int = -1,
+    **settings,
+) -> Path:
+    """Train the student of `config_path` with `teacher` into `output_path`; the
+    config actually trained is written there as `distill.cfg`."""
+    config = load_config(config_path, overrides=overrides or {}, interpolate=False)
+    config = distillation_config(config, teacher, **settings)
+    output_path.mkdir(parents=True, exist_ok=True)
+    used = output_path / "distill.cfg"
+    config.to_disk(used)
+    spacy_train(used, output_path, use_gpu=use_gpu, overrides=overrides or {})
+    for name in ("model-best", "model-last"):
+        if (output_path / name).exists():
+            strip_distiller(output_path / name)
+    return output_path

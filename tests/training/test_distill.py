@@ -1,0 +1,81 @@
+"""`spacy-skd distill`: a student config and a teacher pipeline give a trained
+student whose saved pipelines hold no distiller."""
+
+import pytest
+import spacy
+from spacy.tokens import DocBin
+from typer.testing import CliRunner
+
+from spacy_skd.cli import app
+from spacy_skd.training.distill import distillation_config
+from tests.small_teacher import TOK2VEC, gold_examples
+
+pytestmark = pytest.mark.filterwarnings("ignore:.*without sentence boundaries")
+
+
+def student_config(tmp_path):
+    nlp = spacy.blank("en")
+    nlp.add_pipe("skd_tagger", name="tagger", config={"model": {"tok2vec": TOK2VEC}})
+    nlp.add_pipe("parser", config={"min_action_freq": 1})
+    nlp.add_pipe("sentencizer")
+    config = nlp.config
+    config["training"]["max_steps"] = 6
+    config["training"]["eval_frequency"] = 3
+    path = tmp_path / "student.cfg"
+    config.to_disk(path)
+    docs = DocBin(docs=[eg.reference for eg in gold_examples(nlp)])
+    docs.to_disk(tmp_path / "train.spacy")
+    return path
+
+
+def test_distill_trains_and_strips_the_distiller(teacher_path, tmp_path):
+    config = student_config(tmp_path)
+    corpus = str(tmp_path / "train.spacy")
+    args = ["distill", str(teacher_path), str(config), str(tmp_path / "out"), "--kd-weight", "0.7"]
+    result = CliRunner().invoke(app, args + ["--paths.train", corpus, "--paths.dev", corpus])
+    assert result.exit_code == 0, result.output
+    used = spacy.util.load_config(tmp_path / "out" / "distill.cfg")
+    students = used["components"]["distiller"]["students"]
+    assert students["tagger"]["method"] == "structural" and students["tagger"]["kd_weight"] == 0.7
+    assert students["parser"]["method"] == "hard" and "sentencizer" not in students
+    for name in ("model-best", "model-last"):
+        nlp = spacy.load(tmp_path / "out" / name)
+        assert nlp.pipe_names == ["tagger", "parser", "sentencizer"]
+        assert "distiller" not in nlp.config["components"]
+
+
+def test_students_must_exist_on_both_sides(teacher_path, tmp_path):
+    config = spacy.util.load_config(student_config(tmp_path))
+    with pytest.raises(ValueError, match="teacher has no component 'sentencizer'"):
+        distillation_config(config, str(teacher_path), students=["sentencizer"])
+    with pytest.raises(ValueError, match="student config has no component 'upos'"):
+        distillation_config(config, str(teacher_path), students=["upos"])
+    config["nlp"]["pipeline"] = ["sentencizer"]
+    with pytest.raises(ValueError, match="no component of the student"):
+        distillation_config(config, str(teacher_path))
+
+
+def test_chained_corpus_adds_unlabelled_text_through_spacys_readers(tmp_path):
+    from spacy.util import registry
+    from thinc.api import Config
+
+    docs = DocBin(docs=[eg.reference for eg in gold_examples(spacy.blank("en"))])
+    docs.to_disk(tmp_path / "gold.spacy")
+    (tmp_path / "raw.txt").write_text("They like eggs\nI eat ham\n")
+    config = Config().from_str(f"""
+[train]
+@readers = "spacy-skd.ChainedCorpus.v1"
+
+[train.*.gold]
+@readers = "spacy.Corpus.v1"
+path = "{tmp_path / 'gold.spacy'}"
+gold_preproc = false
+
+[train.*.raw]
+@readers = "spacy.PlainTextCorpus.v1"
+path = "{tmp_path / 'raw.txt'}"
+""")
+    reader = registry.resolve(config)["train"]
+    examples = list(reader(spacy.blank("en")))
+    assert [eg.reference.has_annotation("DEP") for eg in examples] == [True] * 3 + [False] * 2
+    assert examples[-1].text == "I eat ham"
