@@ -115,7 +115,9 @@ def distill(
     output_path.mkdir(parents=True, exist_ok=True)
     used = output_path / "distill.cfg"
     config.to_disk(used)
-    spacy_train(used, output_path, use_gpu=use_gpu, overrides=overrides or {})
+    # The overrides are in the written config already; passing them again would
+    # undo the distiller's place in an overridden nlp.pipeline.
+    spacy_train(used, output_path, use_gpu=use_gpu)
     for name in ("model-best", "model-last"):
         if (output_path / name).exists():
             strip_distiller(output_path / name)

@@ -32,8 +32,11 @@ def test_distill_trains_and_strips_the_distiller(teacher_path, tmp_path):
     config = student_config(tmp_path)
     corpus = str(tmp_path / "train.spacy")
     args = ["distill", str(teacher_path), str(config), str(tmp_path / "out"), "--kd-weight", "0.7"]
-    result = CliRunner().invoke(app, args + ["--paths.train", corpus, "--paths.dev", corpus])
+    pipeline = '["tagger","parser","sentencizer"]'
+    overrides = ["--paths.train", corpus, "--paths.dev", corpus, "--nlp.pipeline", pipeline]
+    result = CliRunner().invoke(app, args + overrides)
     assert result.exit_code == 0, result.output
+    assert "Pipeline: ['distiller', 'tagger', 'parser', 'sentencizer']" in result.output
     used = spacy.util.load_config(tmp_path / "out" / "distill.cfg")
     students = used["components"]["distiller"]["students"]
     assert students["tagger"]["method"] == "structural" and students["tagger"]["kd_weight"] == 0.7
