@@ -63,8 +63,9 @@ def unpack_mpnet(output_dir: Path) -> Path:
 
 def _model_dirs(root: Path) -> list:
     """Folders under `root` with a Hugging Face config and weights."""
+    weights = ("model.safetensors", "pytorch_model.bin")
     return sorted(
         config.parent
         for config in root.rglob("config.json")
-        if any((config.parent / name).exists() for name in ("model.safetensors", "pytorch_model.bin"))
+        if any((config.parent / name).exists() for name in weights)
     )
