@@ -1,6 +1,6 @@
 """Print a markdown table of `spacy evaluate --output` JSON files, one row each.
 
-    python bench/table.py training/metrics/*.json
+python bench/table.py training/metrics/*.json
 """
 
 from __future__ import annotations
@@ -22,7 +22,9 @@ COLUMNS = [
 ]
 
 
-def main(files: List[Path] = typer.Argument(..., help="spacy evaluate --output JSON files")) -> None:
+def main(
+    files: List[Path] = typer.Argument(..., help="spacy evaluate --output JSON files"),
+) -> None:
     typer.echo("| run | " + " | ".join(title for _, title in COLUMNS) + " |")
     typer.echo("|---" * (len(COLUMNS) + 1) + "|")
     for path in files:

@@ -71,12 +71,12 @@ def test_chained_corpus_adds_unlabelled_text_through_spacys_readers(tmp_path):
 
 [train.*.gold]
 @readers = "spacy.Corpus.v1"
-path = "{tmp_path / 'gold.spacy'}"
+path = "{tmp_path / "gold.spacy"}"
 gold_preproc = false
 
 [train.*.raw]
 @readers = "spacy.PlainTextCorpus.v1"
-path = "{tmp_path / 'raw.txt'}"
+path = "{tmp_path / "raw.txt"}"
 """)
     reader = registry.resolve(config)["train"]
     examples = list(reader(spacy.blank("en")))
