@@ -7,6 +7,7 @@ import spacy
 from spacy.training import Example
 
 from spacy_skd.pipeline.targets import EntityTargets
+from tests.small_teacher import TOK2VEC
 
 ENTS = [
     ("Anna lives in Paris", [(0, 4, "PER"), (14, 19, "LOC")]),
@@ -14,16 +15,6 @@ ENTS = [
     ("nothing to see here", []),
 ]
 TEXTS = ["Anna works at Acme Corp", "Bob Smith lives in Paris", "nothing here"]
-TOK2VEC = {
-    "@architectures": "spacy.HashEmbedCNN.v2",
-    "pretrained_vectors": None,
-    "width": 32,
-    "depth": 2,
-    "embed_size": 500,
-    "window_size": 1,
-    "maxout_pieces": 3,
-    "subword_features": True,
-}
 
 
 def gold(nlp):
