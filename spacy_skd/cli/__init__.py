@@ -3,10 +3,13 @@
 import typer
 
 from .annotate import annotate
+from .benchmark import benchmark
 from .compare import compare
 from .convert import convert
 from .demo import demo
 from .distill import distill
+from .report import report
+from .text import text
 from .weights import weights
 
 app = typer.Typer(
@@ -17,6 +20,9 @@ app.command("convert")(convert)
 app.command("annotate")(annotate)
 app.command("compare")(compare)
 app.command("weights")(weights)
+app.command("text")(text)
+app.command("benchmark")(benchmark)
+app.command("report")(report)
 app.command("distill", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(
     distill
 )

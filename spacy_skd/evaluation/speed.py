@@ -1,0 +1,89 @@
+"""CPU (and GPU) speed of a pipeline: words per second of `nlp.pipe` over a
+corpus's texts, the median of repeated passes after a warm-up."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Sequence
+
+import spacy
+from spacy.language import Language
+from spacy.tokens import DocBin
+
+
+def directory_size_mb(path: Path) -> float:
+    """Size on disk of a saved pipeline, in MB (1e6 bytes)."""
+    return sum(p.stat().st_size for p in Path(path).rglob("*") if p.is_file()) / 1e6
+
+
+def corpus_texts(corpus: Path, nlp: Language) -> List[str]:
+    """The raw texts of a `.spacy` DocBin; an empty corpus is an error."""
+    texts = [doc.text for doc in DocBin().from_disk(corpus).get_docs(nlp.vocab)]
+    if not texts:
+        raise ValueError(f"{corpus} holds no docs")
+    return texts
+
+
+def time_passes(
+    nlp: Language,
+    texts: Sequence[str],
+    *,
+    repeats: int = 3,
+    batch_size: int = 256,
+    warmup: int = 50,
+    progress: Callable[[str], None] = lambda message: None,
+) -> List[float]:
+    """Words per second of each of `repeats` timed `nlp.pipe` passes over
+    `texts`, after an untimed pass over the first `warmup` texts."""
+    for _ in nlp.pipe(texts[:warmup], batch_size=batch_size):
+        pass
+    speeds = []
+    for run in range(repeats):
+        progress(f"timing pass {run + 1}/{repeats}")
+        start = time.perf_counter()
+        n_words = sum(len(doc) for doc in nlp.pipe(texts, batch_size=batch_size))
+        speeds.append(n_words / (time.perf_counter() - start))
+    return speeds
+
+
+def benchmark_pipeline(
+    path: Path,
+    corpus: Path,
+    *,
+    repeats: int = 3,
+    batch_size: int = 256,
+    threads: int = 2,
+    gpu_id: int = -1,
+    progress: Callable[[str], None] = lambda message: None,
+) -> Dict[str, Optional[float]]:
+    """Median words/s of `path` on `corpus` on the CPU with `threads` torch
+    threads, and on GPU `gpu_id` too when it is >= 0; with the passes and size."""
+    import torch
+    from thinc.api import require_cpu, require_gpu
+
+    torch.set_num_threads(threads)
+    result: Dict = {"threads": threads, "size_mb": directory_size_mb(path)}
+    devices = [("cpu", -1)] + ([("gpu", gpu_id)] if gpu_id >= 0 else [])
+    for device, index in devices:
+        if index >= 0:
+            require_gpu(index)
+        else:
+            require_cpu()
+        nlp = spacy.load(path)
+        texts = corpus_texts(corpus, nlp)
+        speeds = time_passes(
+            nlp,
+            texts,
+            repeats=repeats,
+            batch_size=batch_size,
+            progress=lambda message, device=device: progress(f"{device}: {message}"),
+        )
+        result[f"{device}_words_per_second"] = statistics.median(speeds)
+        result[f"{device}_passes"] = speeds
+    if gpu_id >= 0:
+        require_cpu()
+    else:
+        result["gpu_words_per_second"] = None
+    return result
