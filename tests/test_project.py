@@ -50,7 +50,7 @@ def test_the_teacher_annotates_and_teaches_on_training_text_only():
     assert config["vars"]["unlabelled"].endswith("unlabelled/gum-train.txt")
     commands = {command["name"]: command for command in config["commands"]}
     (annotate,) = commands["annotate"]["script"]
-    assert annotate.split()[4] == "corpus/ewt-train.spacy"
+    assert annotate.split()[5] == "corpus/ewt-train.spacy"
     (distill,) = commands["distill"]["script"]
     assert "--paths.train corpus/ewt-train.spacy" in distill and "test" not in distill
 
