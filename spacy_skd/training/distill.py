@@ -51,7 +51,7 @@ def distillation_config(
     cache_dir: Optional[str] = None,
 ) -> Config:
     """`config` (a student's) with an skd_distiller in front of its pipeline."""
-    config = Config(config)
+    config = Config(config).copy()
     pipeline = list(config["nlp"]["pipeline"])
     if DISTILLER in pipeline:
         raise ValueError(f"the student config already has a component named '{DISTILLER}'")
@@ -101,7 +101,7 @@ def with_unlabelled_text(config: Config, path: str) -> Config:
         raise ValueError(f"unlabelled text must be a .txt or .jsonl file, not {path}")
     if not Path(path).is_file():
         raise ValueError(f"unlabelled text {path} does not exist")
-    config = Config(config)
+    config = Config(config).copy()
     train_key = config["training"]["train_corpus"].split(".")[-1]
     gold = config["corpora"][train_key]
     text = {"@readers": TEXT_READERS[suffix], "path": str(path), "min_length": 0, "max_length": 0}
