@@ -10,8 +10,9 @@ that loads no teacher, so a saved student loads and packages without it
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
-from typing import Callable, Dict, Iterable, List, Optional, Sequence
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy
 import torch
@@ -67,6 +68,8 @@ class Pair:
     method: str = "structural"
     kd_weight: float = 0.5
     temperature: float = 1.0
+    # methods to use instead, in order, when the pair cannot serve `method`
+    fallback: Tuple[str, ...] = ()
 
 
 def output_kind(pipe) -> str:
@@ -134,7 +137,9 @@ def make_distiller(
     a dict with "teacher" (the teacher's component, default: the same name),
     "method" (token | structural | local | local_scores | hard, default
     structural), "kd_weight" (alpha in alpha * KD + (1 - alpha) * gold, default
-    0.5) and "temperature" (default 1). cache_dir: a folder that keeps the
+    0.5), "temperature" (default 1) and "fallback" (methods to use instead, in
+    order, with a warning, where the pair cannot serve "method"; default none:
+    an error). cache_dir: a folder that keeps the
     teacher's targets across runs (None: in memory only). batch_size: docs per
     teacher call. top_k, dense_up_to: a parser teacher's arcs are cached in full
     up to dense_up_to words, past that its top_k heads per word.
@@ -212,18 +217,20 @@ class Distiller(TrainablePipe):
         self._labels_checked = False
 
     def _pair(self, student: str, spec: Dict) -> Pair:
-        unknown = set(spec) - {"teacher", "method", "kd_weight", "temperature"}
+        unknown = set(spec) - {"teacher", "method", "kd_weight", "temperature", "fallback"}
         if unknown:
             raise ValueError(
                 f"'{self.name}': unknown settings {sorted(unknown)} for student '{student}'; "
-                "known: teacher, method, kd_weight, temperature"
+                "known: teacher, method, kd_weight, temperature, fallback"
             )
+        spec = {**spec, "fallback": tuple(spec.get("fallback", ()))}
         pair = Pair(student, **{"teacher": student, **spec})
-        if pair.method not in METHODS:
-            raise ValueError(
-                f"'{self.name}': unknown method {pair.method!r} for '{student}'; "
-                f"known: {', '.join(METHODS)}"
-            )
+        for method in (pair.method, *pair.fallback):
+            if method not in METHODS:
+                raise ValueError(
+                    f"'{self.name}': unknown method {method!r} for '{student}'; "
+                    f"known: {', '.join(METHODS)}"
+                )
         if not 0.0 <= pair.kd_weight <= 1.0 or not pair.temperature > 0:
             raise ValueError(
                 f"'{self.name}': '{student}' needs 0 <= kd_weight <= 1 and temperature > 0"
@@ -292,6 +299,15 @@ class Distiller(TrainablePipe):
         student_pipe = nlp.get_pipe(pair.student)
         kinds = (output_kind(teacher_pipe), student_kind(student_pipe))
         methods = SUPPORTED.get(kinds, ())
+        usable = [m for m in pair.fallback if m in methods]
+        if pair.method not in methods and usable:
+            warnings.warn(
+                f"'{self.name}': method {pair.method!r} cannot distil the teacher's "
+                f"'{pair.teacher}' ({kinds[0]}) into '{pair.student}' ({kinds[1]}); "
+                f"using {usable[0]!r} for it",
+                stacklevel=2,
+            )
+            pair.method = usable[0]
         if pair.method not in methods:
             supported = "; ".join(f"{t} -> {s}: {', '.join(m)}" for (t, s), m in SUPPORTED.items())
             raise ValueError(

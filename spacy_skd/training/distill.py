@@ -28,15 +28,34 @@ STOCK_METHODS = {
     "ner": "hard",
 }
 DISTILLER = "distiller"
+# where a pair cannot serve the chosen method (e.g. `local` from a CRF teacher into
+# a softmax student, anything but `hard` from an entity teacher), the first of these
+# that it can serve
+FALLBACK = ("structural", "token", "hard")
 TEXT_READERS = {".txt": "spacy.PlainTextCorpus.v1", ".jsonl": "spacy.JsonlCorpus.v1"}
+
+
+def pipeline_config_path(teacher: str) -> Path:
+    """The config.cfg of a pipeline directory or an installed pipeline package
+    (whose data sits in a `<lang>_<name>-<version>` folder beside its meta.json)."""
+    path = Path(teacher)
+    if not path.exists():
+        if not spacy.util.is_package(teacher):
+            raise ValueError(
+                f"the teacher {teacher!r} is neither a pipeline directory nor an installed "
+                "pipeline package"
+            )
+        package = spacy.util.get_package_path(teacher)
+        meta = spacy.util.load_meta(package / "meta.json")
+        path = package / f"{meta['lang']}_{meta['name']}-{meta['version']}"
+    if not (path / "config.cfg").is_file():
+        raise ValueError(f"the teacher {teacher!r} has no config.cfg ({path})")
+    return path / "config.cfg"
 
 
 def teacher_factories(teacher: str) -> Dict[str, str]:
     """Component name -> factory of a teacher pipeline (directory or package)."""
-    path = Path(teacher)
-    if not path.exists():
-        path = spacy.util.get_package_path(teacher)
-    config = load_config(path / "config.cfg", interpolate=False)
+    config = load_config(pipeline_config_path(teacher), interpolate=False)
     return {name: block["factory"] for name, block in config["components"].items()}
 
 
@@ -50,7 +69,9 @@ def distillation_config(
     students: Optional[Iterable[str]] = None,
     cache_dir: Optional[str] = None,
 ) -> Config:
-    """`config` (a student's) with an skd_distiller in front of its pipeline."""
+    """`config` (a student's) with an skd_distiller in front of its pipeline. Each
+    skd_* student learns by `method`, or where its pair cannot serve it by the
+    first of FALLBACK that it can (the distiller warns)."""
     config = Config(config).copy()
     pipeline = list(config["nlp"]["pipeline"])
     if DISTILLER in pipeline:
@@ -65,8 +86,10 @@ def distillation_config(
             if students is not None:
                 raise ValueError(f"the teacher has no component '{name}': {sorted(available)}")
             continue
+        fallback: list = []
         if factory in SKD_STUDENTS:
             student_method = method
+            fallback = [m for m in FALLBACK if m != method]
         elif factory in STOCK_METHODS:
             student_method = STOCK_METHODS[factory]
         else:
@@ -76,6 +99,7 @@ def distillation_config(
             "method": student_method,
             "kd_weight": kd_weight,
             "temperature": temperature,
+            "fallback": fallback,
         }
     if not chosen:
         raise ValueError(

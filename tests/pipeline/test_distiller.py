@@ -169,6 +169,17 @@ def test_bad_configs_fail_at_initialize_naming_the_parts(teacher_path, tmp_path)
         nlp.initialize(lambda: gold_examples(nlp))
 
 
+def test_a_fallback_method_serves_a_pair_the_chosen_method_cannot(teacher_path):
+    spec = {"method": "local_scores", "fallback": ["local", "structural"]}
+    nlp = student(teacher_path, {"tagger": spec})
+    # CRF teacher -> softmax student: neither local_scores nor local, so structural
+    with pytest.warns(UserWarning, match="'local_scores' cannot distil .* using 'structural'"):
+        nlp.initialize(lambda: gold_examples(nlp))
+    assert nlp.get_pipe("distiller").pairs[0].method == "structural"
+    with pytest.raises(ValueError, match="unknown method 'hardest' for 'tagger'"):
+        student(teacher_path, {"tagger": {"method": "local_scores", "fallback": ["hardest"]}})
+
+
 def test_students_get_the_teachers_labels_and_fixed_ones_are_checked(teacher_path):
     data = [("I like eggs", ["N", "V", "X"], [1, 1, 1], ["nsubj", "ROOT", "dobj"])]
 

@@ -40,6 +40,7 @@ def test_distill_trains_and_strips_the_distiller(teacher_path, tmp_path):
     used = spacy.util.load_config(tmp_path / "out" / "distill.cfg")
     students = used["components"]["distiller"]["students"]
     assert students["tagger"]["method"] == "structural" and students["tagger"]["kd_weight"] == 0.7
+    assert students["tagger"]["fallback"] == ["token", "hard"]
     assert students["parser"]["method"] == "hard" and "sentencizer" not in students
     for name in ("model-best", "model-last"):
         nlp = spacy.load(tmp_path / "out" / name)
@@ -82,3 +83,21 @@ path = "{tmp_path / "raw.txt"}"
     examples = list(reader(spacy.blank("en")))
     assert [eg.reference.has_annotation("DEP") for eg in examples] == [True] * 3 + [False] * 2
     assert examples[-1].text == "I eat ham"
+
+
+def test_an_installed_package_teacher_is_found_in_its_data_folder(tmp_path, monkeypatch):
+    """A pipeline package keeps its config in `<lang>_<name>-<version>/`."""
+    from spacy_skd.training import distill
+
+    package = tmp_path / "en_teacher_pkg"
+    data = package / "en_teacher_pkg-1.0.0"
+    nlp = spacy.blank("en")
+    nlp.add_pipe("sentencizer")
+    data.mkdir(parents=True)
+    nlp.to_disk(data)
+    (package / "meta.json").write_text('{"lang": "en", "name": "teacher_pkg", "version": "1.0.0"}')
+    monkeypatch.setattr(distill.spacy.util, "is_package", lambda name: name == "en_teacher_pkg")
+    monkeypatch.setattr(distill.spacy.util, "get_package_path", lambda name: package)
+    assert distill.teacher_factories("en_teacher_pkg") == {"sentencizer": "sentencizer"}
+    with pytest.raises(ValueError, match="neither a pipeline directory nor an installed"):
+        distill.teacher_factories("en_missing")
