@@ -19,6 +19,8 @@ from spacy.cli.train import train as spacy_train
 from spacy.util import load_config
 from thinc.api import Config
 
+from .saving import save_atomically
+
 SKD_STUDENTS = ("skd_tagger", "skd_ner", "skd_parser")
 STOCK_METHODS = {
     "tagger": "token",
@@ -141,7 +143,7 @@ def strip_distiller(path: Path) -> None:
     nlp = spacy.load(path)
     if DISTILLER in nlp.pipe_names:
         nlp.remove_pipe(DISTILLER)
-        nlp.to_disk(path)
+        save_atomically(nlp.to_disk, path)
 
 
 def distill(
