@@ -15,7 +15,7 @@ from spacy_skd.training.saving import save_atomically
 # A component whose saved file ends with a trailer: the second save of a run is
 # cut off mid-file and the process killed (SIGKILL), as by an out-of-memory killer;
 # loading checks the trailer.
-MARKER = textwrap.dedent('''
+MARKER = textwrap.dedent("""
     import os, signal
     from pathlib import Path
     from spacy.language import Language
@@ -45,10 +45,10 @@ MARKER = textwrap.dedent('''
     @Language.factory("skd_test_marker")
     def make_marker(nlp, name):
         return Marker()
-''')
+""")
 exec(MARKER)
 
-TRAIN = textwrap.dedent('''
+TRAIN = textwrap.dedent("""
     import sys
     from pathlib import Path
     import spacy
@@ -71,7 +71,7 @@ TRAIN = textwrap.dedent('''
         config["training"]["before_to_disk"] = {"@misc": "spacy-skd.atomic_saves.v1"}
     config.to_disk(out / "config.cfg")
     train(out / "config.cfg", out / "run")
-''')
+""")
 
 
 @pytest.mark.parametrize("atomic", [True, False])
