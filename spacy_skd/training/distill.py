@@ -138,6 +138,32 @@ def with_unlabelled_text(config: Config, path: str) -> Config:
     return config
 
 
+def check_corpora(config: Config) -> None:
+    """Fail before training, naming the file, when a `spacy.Corpus.v1` corpus of
+    `config` is missing, is not a DocBin or holds no docs (spaCy's own errors
+    come later and name neither)."""
+    from spacy.tokens import DocBin
+
+    def readers(block):
+        if isinstance(block, dict):
+            if block.get("@readers") == "spacy.Corpus.v1":
+                yield block
+            for value in block.values():
+                yield from readers(value)
+
+    for name, block in config.interpolate()["corpora"].items():
+        for reader in readers(block):
+            path = Path(str(reader.get("path")))
+            if not path.is_file():
+                raise ValueError(f"corpus '{name}': {path} does not exist")
+            try:
+                n_docs = len(DocBin().from_disk(path))
+            except ValueError:
+                raise ValueError(f"corpus '{name}': {path} is not a spaCy DocBin (.spacy)") from None
+            if n_docs == 0:
+                raise ValueError(f"corpus '{name}': {path} holds no docs")
+
+
 def strip_distiller(path: Path) -> None:
     """Remove the distiller from the pipeline saved at `path`, in place."""
     nlp = spacy.load(path)
@@ -163,6 +189,7 @@ def distill(
     config = distillation_config(config, teacher, **settings)
     if unlabelled:
         config = with_unlabelled_text(config, unlabelled)
+    check_corpora(config)
     output_path.mkdir(parents=True, exist_ok=True)
     used = output_path / "distill.cfg"
     config.to_disk(used)

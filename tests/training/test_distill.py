@@ -101,3 +101,20 @@ def test_an_installed_package_teacher_is_found_in_its_data_folder(tmp_path, monk
     assert distill.teacher_factories("en_teacher_pkg") == {"sentencizer": "sentencizer"}
     with pytest.raises(ValueError, match="neither a pipeline directory nor an installed"):
         distill.teacher_factories("en_missing")
+
+
+def test_bad_corpora_fail_before_training_naming_the_file(teacher_path, tmp_path):
+    config = student_config(tmp_path)
+    DocBin().to_disk(tmp_path / "empty.spacy")
+    (tmp_path / "bad.spacy").write_text("not a DocBin")
+    good = str(tmp_path / "train.spacy")
+    for corpus, message in [
+        (tmp_path / "empty.spacy", "holds no docs"),
+        (tmp_path / "bad.spacy", "is not a spaCy DocBin"),
+        (tmp_path / "none.spacy", "does not exist"),
+    ]:
+        args = ["distill", str(teacher_path), str(config), str(tmp_path / "out")]
+        args += ["--paths.train", str(corpus), "--paths.dev", good]
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 1 and f"corpus 'train': {corpus} {message}" in result.output
+        assert not (tmp_path / "out" / "model-last").exists()
