@@ -159,7 +159,8 @@ def check_corpora(config: Config) -> None:
             try:
                 n_docs = len(DocBin().from_disk(path))
             except ValueError:
-                raise ValueError(f"corpus '{name}': {path} is not a spaCy DocBin (.spacy)") from None
+                message = f"corpus '{name}': {path} is not a spaCy DocBin (.spacy)"
+                raise ValueError(message) from None
             if n_docs == 0:
                 raise ValueError(f"corpus '{name}': {path} holds no docs")
 
