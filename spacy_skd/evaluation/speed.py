@@ -61,10 +61,22 @@ def benchmark_pipeline(
     """Median words/s of `path` on `corpus` on the CPU with `threads` torch
     threads, and on GPU `gpu_id` too when it is >= 0; with the passes and size."""
     import torch
+
+    previous_threads = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        result = _time_devices(path, corpus, repeats, batch_size, gpu_id, progress)
+    finally:
+        torch.set_num_threads(previous_threads)
+    result.update({"threads": threads, "size_mb": directory_size_mb(path)})
+    return result
+
+
+def _time_devices(path, corpus, repeats, batch_size, gpu_id, progress) -> Dict:
+    """Median and passes of words/s on the CPU, then on GPU `gpu_id` if >= 0."""
     from thinc.api import require_cpu, require_gpu
 
-    torch.set_num_threads(threads)
-    result: Dict = {"threads": threads, "size_mb": directory_size_mb(path)}
+    result: Dict = {"gpu_words_per_second": None}
     devices = [("cpu", -1)] + ([("gpu", gpu_id)] if gpu_id >= 0 else [])
     for device, index in devices:
         if index >= 0:
@@ -72,10 +84,9 @@ def benchmark_pipeline(
         else:
             require_cpu()
         nlp = spacy.load(path)
-        texts = corpus_texts(corpus, nlp)
         speeds = time_passes(
             nlp,
-            texts,
+            corpus_texts(corpus, nlp),
             repeats=repeats,
             batch_size=batch_size,
             progress=lambda message, device=device: progress(f"{device}: {message}"),
@@ -84,6 +95,4 @@ def benchmark_pipeline(
         result[f"{device}_passes"] = speeds
     if gpu_id >= 0:
         require_cpu()
-    else:
-        result["gpu_words_per_second"] = None
     return result

@@ -5,6 +5,7 @@ import json
 
 import pytest
 import spacy
+import torch
 from spacy.tokens import DocBin
 from spacy.util import registry
 from typer.testing import CliRunner
@@ -65,13 +66,17 @@ def tagged_pipeline(tmp_path):
 def test_benchmark_writes_words_per_second(tagged_pipeline, tmp_path):
     pipeline, corpus = tagged_pipeline
     out = tmp_path / "speed.json"
+    # One thread: an OpenMP pool of two in this process would hang later tests'
+    # nlp.pipe(n_process=2) workers, which fork it.
     args = ["benchmark", str(pipeline), str(corpus), "-o", str(out), "--repeats", "3"]
+    args += ["--threads", "1"]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     speed = json.loads(out.read_text())
     assert len(speed["cpu_passes"]) == 3 and speed["cpu_words_per_second"] > 0
     assert sorted(speed["cpu_passes"])[1] == speed["cpu_words_per_second"]
     assert speed["gpu_words_per_second"] is None and speed["size_mb"] > 0
+    assert speed["threads"] == 1 and torch.get_num_threads() == 1
     DocBin().to_disk(tmp_path / "empty.spacy")
     args[2] = str(tmp_path / "empty.spacy")
     result = CliRunner().invoke(app, args)
