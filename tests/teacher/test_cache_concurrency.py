@@ -23,9 +23,12 @@ def write(folder: str, value: float) -> None:
             cache.forget(key)
 
 
-def read(folder: str, results) -> None:
+def read(folder: str, done, results) -> None:
+    """Poll every key until the writers are done, then once more."""
     seen = []
-    for _ in range(30):
+    finished = False
+    while not finished:
+        finished = done.is_set()
         cache = TargetCache("teacher", folder)
         for key in KEYS:
             found = cache.get(key)
@@ -37,16 +40,19 @@ def read(folder: str, results) -> None:
 
 def test_concurrent_writers_and_a_reader_never_see_a_partial_entry(tmp_path):
     context = multiprocessing.get_context("spawn")
-    results = context.Queue()
+    results, done = context.Queue(), context.Event()
     folder = str(tmp_path)
-    workers = [context.Process(target=write, args=(folder, v)) for v in (1.0, 2.0)]
-    workers.append(context.Process(target=read, args=(folder, results)))
-    for worker in workers:
+    writers = [context.Process(target=write, args=(folder, v)) for v in (1.0, 2.0)]
+    reader = context.Process(target=read, args=(folder, done, results))
+    for worker in [reader, *writers]:
         worker.start()
+    for writer in writers:
+        writer.join(timeout=120)
+        assert writer.exitcode == 0
+    done.set()
     seen = results.get(timeout=120)
-    for worker in workers:
-        worker.join(timeout=120)
-        assert worker.exitcode == 0
+    reader.join(timeout=120)
+    assert reader.exitcode == 0
     assert seen, "the reader found no entry at all"
     assert set(seen) <= {(SIZE, (1.0,)), (SIZE, (2.0,))}
     final = TargetCache("teacher", folder)
