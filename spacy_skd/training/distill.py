@@ -73,7 +73,9 @@ def distillation_config(
 ) -> Config:
     """`config` (a student's) with an skd_distiller in front of its pipeline. Each
     skd_* student learns by `method`, or where its pair cannot serve it by the
-    first of FALLBACK that it can (the distiller warns)."""
+    first of FALLBACK that it can (the distiller warns). Checkpoints are saved
+    atomically (`spacy-skd.atomic_saves.v1`) unless the config has its own
+    before_to_disk."""
     config = Config(config).copy()
     pipeline = list(config["nlp"]["pipeline"])
     if DISTILLER in pipeline:
@@ -115,6 +117,8 @@ def distillation_config(
         "students": chosen,
     }
     config["nlp"]["pipeline"] = [DISTILLER, *pipeline]
+    if config["training"].get("before_to_disk") is None:
+        config["training"]["before_to_disk"] = {"@misc": "spacy-skd.atomic_saves.v1"}
     return config
 
 

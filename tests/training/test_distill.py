@@ -41,6 +41,7 @@ def test_distill_trains_and_strips_the_distiller(teacher_path, tmp_path):
     students = used["components"]["distiller"]["students"]
     assert students["tagger"]["method"] == "structural" and students["tagger"]["kd_weight"] == 0.7
     assert students["tagger"]["fallback"] == ["token", "hard"]
+    assert used["training"]["before_to_disk"] == {"@misc": "spacy-skd.atomic_saves.v1"}
     assert students["parser"]["method"] == "hard" and "sentencizer" not in students
     for name in ("model-best", "model-last"):
         nlp = spacy.load(tmp_path / "out" / name)
