@@ -64,7 +64,12 @@ def test_config_trains_and_the_result_loads(config_path, corpus, request, tmp_pa
         overrides["paths.teacher"] = str(request.getfixturevalue("tiny_bert"))
     elif "teacher" in load_config(config_path)["paths"]:
         overrides["paths.teacher"] = str(request.getfixturevalue("teacher_pipeline"))
+    assert load_config(config_path)["training"]["before_to_disk"] == {
+        "@misc": "spacy-skd.atomic_saves.v1"
+    }
     train(config_path, tmp_path / "out", overrides=overrides)
+    # the atomic saves leave no partial or previous folder behind
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["model-best", "model-last"]
     nlp = spacy.load(tmp_path / "out" / "model-last")
     assert nlp.pipe_names[-5:] == ["senter", "tagger", "upos", "parser", "ner"]
     doc = nlp("The Ministry of Health in Canberra said on Tuesday that it will act.")

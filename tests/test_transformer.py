@@ -3,15 +3,20 @@ a tiny random BERT that spacy-transformers loads by path, and skd_tagger trains 
 it through a TransformerListener. Everything here runs offline: the hub is forced
 offline so that an accidental download fails at once instead of hanging."""
 
+import os
 import shutil
+import subprocess
+import sys
 
 import numpy
 import pytest
 import spacy
+import torch
 from spacy.training import Example
 from spacy.util import fix_random_seed
 from thinc.api import Adam
 
+from spacy_skd.teacher.teacher import Teacher, load_teacher
 from spacy_skd.testing import force_hf_offline, make_tiny_bert, tiny_bert_vocab
 
 WIDTH = 32
@@ -193,3 +198,37 @@ def test_hidden_states_of_every_layer_reach_the_doc(tiny_bert):
         assert text == token.lower_ * len(seen)
         first_layer = hidden[1].reshape(-1, WIDTH)[rows]
         assert first_layer.shape == (len(rows), WIDTH)
+
+
+def _fingerprint_in_a_new_process(path) -> str:
+    code = (
+        "import sys; from spacy_skd.teacher.teacher import Teacher, load_teacher; "
+        "print(Teacher(load_teacher(sys.argv[1])).fingerprint)"
+    )
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", OMP_NUM_THREADS="1")
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(path)], env=env, capture_output=True, text=True, check=True
+    )
+    return result.stdout.strip().splitlines()[-1]
+
+
+def test_a_transformer_teachers_fingerprint_is_the_same_in_every_process(tiny_bert, tmp_path):
+    # spacy-transformers' to_bytes differs between loads; the cache key must not,
+    # or a cache filled by `annotate` is never hit by `distill`.
+    fix_random_seed(0)
+    nlp = spacy.blank("en")
+    nlp.add_pipe("transformer", config=transformer_config(tiny_bert))
+    nlp.add_pipe("skd_tagger", config={"model": {"output_layer": "crf", "tok2vec": LISTENER}})
+    exs = [Example.from_dict(nlp.make_doc(text), {"tags": tags}) for text, tags in TRAIN]
+    nlp.initialize(lambda: exs)
+    nlp.to_disk(tmp_path / "teacher")
+    first = _fingerprint_in_a_new_process(tmp_path / "teacher")
+    assert _fingerprint_in_a_new_process(tmp_path / "teacher") == first
+
+    loaded = load_teacher(tmp_path / "teacher")
+    assert Teacher(loaded).fingerprint == first
+    model = loaded.get_pipe("transformer").model
+    shim = next(node.shims[0] for node in model.walk() if node.shims)
+    with torch.no_grad():
+        next(shim._model.parameters()).add_(0.01)
+    assert Teacher(loaded).fingerprint != first

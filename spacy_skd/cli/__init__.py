@@ -2,6 +2,7 @@
 
 import typer
 
+from .agreement import agreement
 from .annotate import annotate
 from .benchmark import benchmark
 from .compare import compare
@@ -23,6 +24,7 @@ app.command("weights")(weights)
 app.command("text")(text)
 app.command("benchmark")(benchmark)
 app.command("report")(report)
+app.command("agreement")(agreement)
 app.command("distill", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(
     distill
 )

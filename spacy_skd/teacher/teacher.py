@@ -16,9 +16,11 @@ from typing import Dict, Iterable, List, Optional, Sequence
 
 import numpy
 import spacy
+import torch
 from spacy.language import Language
 from spacy.pipeline import SentenceRecognizer, Sentencizer
 from spacy.tokens import Doc
+from thinc.api import Model
 
 from .cache import Entry, doc_key
 from .exporters import can_export, export, to_entry
@@ -40,13 +42,41 @@ def load_teacher(name: str | Path) -> Language:
 
 
 def fingerprint(nlp: Language) -> str:
-    """A hash of the teacher: its config and the bytes of every component."""
+    """A hash of the teacher that is the same in every process that loads it: its
+    config, each component's settings and labels, and its model's weights.
+
+    A component's weights are hashed from its parameters, not from `to_bytes`:
+    spacy-transformers' `to_bytes` differs from one load to the next (it writes the
+    tokenizer through a temporary folder), which would give every process its own
+    fingerprint and make a cache filled by `annotate` useless to `distill`."""
     digest = hashlib.sha256(nlp.config.to_str().encode("utf8"))
     for name, pipe in nlp.pipeline:
         digest.update(name.encode("utf8"))
-        if hasattr(pipe, "to_bytes"):
+        model = getattr(pipe, "model", None)
+        if isinstance(model, Model):
+            if hasattr(pipe, "to_bytes"):
+                digest.update(pipe.to_bytes(exclude=["vocab", "model"]))
+            _update_with_weights(digest, model)
+        elif hasattr(pipe, "to_bytes"):
             digest.update(pipe.to_bytes(exclude=["vocab"]))
     return digest.hexdigest()
+
+
+def _update_with_weights(digest, model: Model) -> None:
+    """Feed every parameter of `model` (Thinc params and the state of PyTorch
+    shims), in walk order, into `digest`."""
+    for position, node in enumerate(model.walk()):
+        for param in node.param_names:
+            if node.has_param(param):
+                digest.update(f"{position}:{node.name}:{param}".encode())
+                values = node.ops.to_numpy(node.get_param(param))
+                digest.update(numpy.ascontiguousarray(values).tobytes())
+        for shim in node.shims:
+            module = getattr(shim, "_model", None)
+            if isinstance(module, torch.nn.Module):
+                for key, tensor in module.state_dict().items():
+                    digest.update(key.encode("utf8"))
+                    digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
 
 
 class Teacher:
