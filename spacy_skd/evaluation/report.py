@@ -42,13 +42,18 @@ def read_run(metrics_dir: Path, name: str) -> Dict[str, Dict]:
     return found
 
 
-def _commit() -> str:
+def _commit(metrics_dir: Path) -> str:
+    """HEAD's short hash, marked when tracked files other than the run's own
+    metrics (which the run rewrites) differ from it."""
     try:
         out = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
         )
+        exclude = f":(exclude){Path(metrics_dir).resolve()}"
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", ":/", exclude],
+            capture_output=True,
+            text=True,
         )
         return out.stdout.strip() + (" (with uncommitted changes)" if dirty.stdout.strip() else "")
     except (OSError, subprocess.CalledProcessError):
@@ -111,7 +116,8 @@ def write_report(
     lines = [
         "# spacy-skd: teacher, gold-only student and distilled student",
         "",
-        f"Date: {datetime.date.today().isoformat()}. Machine: {machine()}. Commit: {_commit()}.",
+        f"Date: {datetime.date.today().isoformat()}. Machine: {machine()}. "
+        f"Commit: {_commit(metrics_dir)}.",
         "",
         report_table(loaded),
         "",

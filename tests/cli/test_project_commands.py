@@ -2,6 +2,7 @@
 benchmark, report, and distill's --unlabelled."""
 
 import json
+import subprocess
 
 import pytest
 import spacy
@@ -130,3 +131,22 @@ def test_unlabelled_text_is_chained_after_the_train_reader(tmp_path):
         with_unlabelled_text(config, str(tmp_path / "train.spacy"))
     with pytest.raises(ValueError, match="does not exist"):
         with_unlabelled_text(config, str(tmp_path / "nothing.txt"))
+
+
+def test_the_reports_commit_ignores_the_runs_own_metrics(tmp_path, monkeypatch):
+    from spacy_skd.evaluation.report import _commit
+
+    def git(*args):
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    git("init", "-q")
+    (tmp_path / "metrics").mkdir()
+    (tmp_path / "metrics" / "run.json").write_text("{}")
+    (tmp_path / "code.py").write_text("x = 1\n")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "first")
+    monkeypatch.chdir(tmp_path / "metrics")
+    (tmp_path / "metrics" / "run.json").write_text('{"rewritten": true}')
+    assert "uncommitted" not in _commit(tmp_path / "metrics")
+    (tmp_path / "code.py").write_text("x = 2\n")
+    assert _commit(tmp_path / "metrics").endswith("(with uncommitted changes)")
