@@ -4,7 +4,7 @@ where they exist."""
 
 from __future__ import annotations
 
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 import torch
 from torch import Tensor
@@ -37,18 +37,24 @@ def gold_arc_loss(arcs: Tensor, lengths: Tensor, objective: str, heads: Tensor) 
     """`[S]` negative log-likelihood of the gold heads `[S, n+1]` (-1: missing).
     Tree CRF: log Z - log Z(trees agreeing with the known heads), so unknown heads
     are marginalised out; head selection: cross-entropy at the known heads."""
+    return _gold_arc_loss_and_log_z(arcs, lengths, objective, heads)[0]
+
+
+def _gold_arc_loss_and_log_z(
+    arcs: Tensor, lengths: Tensor, objective: str, heads: Tensor
+) -> Tuple[Tensor, Optional[Tensor]]:
+    """`gold_arc_loss`, and the tree CRF's log Z `[S]` it computed (None for head
+    selection), which the KD terms reuse."""
     known = heads >= 0
     if objective == "local":
         log_p = arcs.masked_fill(~arc_mask(arcs, lengths), NEG).log_softmax(dim=1)
         picked = log_p.gather(1, heads.clamp(min=0)[:, None, :]).squeeze(1)
-        return -(picked * known).sum(-1)
+        return -(picked * known).sum(-1), None
     positions = torch.arange(arcs.shape[1], device=arcs.device)
     agrees = (positions[None, :, None] == heads[:, None, :]) | ~known[:, None, :]
     constrained = arcs.masked_fill(~agrees, NEG)
-    return (
-        DependencyCRF(arcs, lengths).log_partition
-        - DependencyCRF(constrained, lengths).log_partition
-    )
+    log_z = DependencyCRF(arcs, lengths).log_partition
+    return log_z - DependencyCRF(constrained, lengths).log_partition, log_z
 
 
 def arc_mask(arcs: Tensor, lengths: Tensor) -> Tensor:
@@ -98,7 +104,7 @@ def parser_loss(
     """
     arcs = cap_arcs(arcs)
     alphas = torch.tensor([0.0 if t is None else t["weight"] for t in targets]).to(arcs)
-    gold = gold_arc_loss(arcs, lengths, objective, gold_heads)
+    gold, log_z = _gold_arc_loss_and_log_z(arcs, lengths, objective, gold_heads)
     gold = gold + label_loss(labels_at_gold, gold_heads, gold_labels)
     total = ((1.0 - alphas) * gold).sum()
     groups: dict = {}
@@ -123,6 +129,8 @@ def parser_loss(
             teacher_arcs[row, : n + 1, : n + 1] = torch.as_tensor(target["arcs"]).to(arcs)
             teacher_labels[row, 1 : n + 1] = torch.as_tensor(target["labels"]).to(arcs)
         student = arc_distribution(arcs[index], sub_lengths, objective)
+        if log_z is not None:
+            student.with_log_partition(log_z[index])
         teacher = arc_distribution(cap_arcs(teacher_arcs), sub_lengths, teacher_objective)
         kd = kd_arc_loss(student, teacher, method, temperature)
         student_labels = labels_at_teacher[index][:, 1:]

@@ -3,7 +3,7 @@ where gold exists, mixed with KD where a teacher's targets exist."""
 
 from __future__ import annotations
 
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 import torch
 from torch import Tensor
@@ -35,11 +35,19 @@ def gold_loss(
     likelihood -log sum_{y agreeing with the gold labels} P(y) = log Z - log Z_gold,
     so unlabelled tokens are marginalised out, not guessed.
     """
+    return _gold_loss_and_log_z(student_scores, lengths, crf, gold)[0]
+
+
+def _gold_loss_and_log_z(
+    student_scores: Tensor, lengths: Tensor, crf: Optional[tuple], gold: Tensor
+) -> Tuple[Tensor, Optional[Tensor]]:
+    """`gold_loss`, and the student CRF's log Z `[B]` that it computed (None for
+    a softmax), which the KD terms reuse."""
     labelled = gold >= 0
     if crf is None:
         log_p = student_scores.log_softmax(-1)
         picked = log_p.gather(2, gold.clamp(min=0)[..., None]).squeeze(-1)
-        return -(picked * labelled).sum(-1)
+        return -(picked * labelled).sum(-1), None
     allowed = torch.nn.functional.one_hot(gold.clamp(min=0), student_scores.shape[-1]).bool()
     allowed = allowed | ~labelled[..., None]
     constrained = student_scores.masked_fill(~allowed, NEG)
@@ -47,7 +55,8 @@ def gold_loss(
     both = build_distribution(
         torch.cat([student_scores, constrained]), lengths.repeat(2), crf
     ).log_partition
-    return both[: len(lengths)] - both[len(lengths) :]
+    log_z = both[: len(lengths)]
+    return log_z - both[len(lengths) :], log_z
 
 
 def kd_loss(student, teacher, method: str, temperature: float) -> Tensor:
@@ -89,7 +98,8 @@ def sequence_loss(
         dtype=student_scores.dtype,
         device=student_scores.device,
     )
-    total = ((1.0 - alphas) * gold_loss(student_scores, lengths, crf, gold)).sum()
+    gold_losses, log_z = _gold_loss_and_log_z(student_scores, lengths, crf, gold)
+    total = ((1.0 - alphas) * gold_losses).sum()
     groups: dict = {}
     for i, target in enumerate(targets):
         if target is not None and target.weight > 0:
@@ -98,6 +108,8 @@ def sequence_loss(
     for (method, weight, temperature, _), rows in groups.items():
         index = torch.tensor(rows, device=student_scores.device)
         student = build_distribution(student_scores[index], lengths[index], crf)
+        if log_z is not None:
+            student.with_log_partition(log_z[index])
         teacher = _teacher_distribution([targets[i] for i in rows], student_scores, lengths[index])
         total = total + weight * kd_loss(student, teacher, method, temperature)
     return total

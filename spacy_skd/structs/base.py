@@ -44,6 +44,14 @@ class StructuredDistribution:
         """The same kind of distribution with every score divided by `temperature`."""
         raise NotImplementedError
 
+    def with_log_partition(self, log_partition: Tensor) -> StructuredDistribution:
+        """This distribution with its `log_partition [B]` given: the caller has
+        computed it for the same scores (in a larger batch, with a graph of its
+        own), so it is not computed again. For subclasses whose `log_partition`
+        is a `functools.cached_property`."""
+        self.__dict__["log_partition"] = log_partition
+        return self
+
     def log_prob(self, structure: Tensor) -> Tensor:
         """`[B]` log P(structure)."""
         return self.score(structure) - self.log_partition
