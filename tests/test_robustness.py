@@ -122,3 +122,23 @@ def test_diverged_weights_stop_training_with_a_clear_error(factory):
             node.get_param(name)[...] = float("nan")
     with pytest.raises(ValueError, match=f"'{factory}': the model's scores contain NaN"):
         nlp.update(exs)
+
+
+def test_a_nan_loss_stops_training_before_the_weights_change(monkeypatch):
+    nlp = spacy.blank("en")
+    pipe = nlp.add_pipe("skd_tagger", config={"model": {"tok2vec": TOK2VEC}})
+    text, tags, _, _ = GOLD[1]
+    exs = [Example.from_dict(nlp.make_doc(text), {"tags": tags})]
+    optimizer = nlp.initialize(lambda: exs)
+    before = [node.get_param(n).copy() for node in pipe.model.walk() for n in node.param_names]
+    loss_and_gradients = type(pipe)._backprop_loss
+
+    def nan_loss(self, examples, scores):
+        loss, d_scores = loss_and_gradients(self, examples, scores)
+        return float("nan"), d_scores
+
+    monkeypatch.setattr(type(pipe), "_backprop_loss", nan_loss)
+    with pytest.raises(ValueError, match="'skd_tagger': the training loss is nan"):
+        nlp.update(exs, sgd=optimizer)
+    after = [node.get_param(n) for node in pipe.model.walk() for n in node.param_names]
+    assert all((a == b).all() for a, b in zip(after, before))

@@ -28,6 +28,7 @@ from torch import Tensor
 
 from ..structs import LinearChainCRF, StructuredDistribution, TokenSoftmax
 from ..structs.arcs import ArcFactored
+from ..structs.utils import NEG
 from .utils import check_same_shape, check_temperature, per_token
 
 SEQUENCES = (LinearChainCRF, TokenSoftmax)
@@ -161,7 +162,11 @@ def local_scores_loss(
             student_scores, mask = student.emissions, student.mask[..., None]
             teacher_scores = teacher.emissions.detach()
         check_same_shape("student scores", student_scores, "teacher scores", teacher_scores)
-        squared = ((student_scores - teacher_scores) / temperature) ** 2
+        # A forbidden part (score NEG, e.g. an impossible BILUO transition) has no
+        # score to match: matching it to an allowed one would square ~1e30.
+        allowed = (student_scores > NEG / 2) & (teacher_scores > NEG / 2)
+        diff = torch.where(allowed, student_scores - teacher_scores, 0.0)
+        squared = (diff / temperature) ** 2
         per_tok = squared.flatten(2).mean(-1)
         total = (per_tok * mask.flatten(2)[..., 0]).sum()
     return temperature**2 * per_token(total, student.lengths.sum())

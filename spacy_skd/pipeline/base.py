@@ -3,6 +3,7 @@ before `initialize` sizes the model, and dropout set on every layer."""
 
 from __future__ import annotations
 
+import math
 from typing import Dict, Iterable, List, Optional
 
 from spacy.pipeline.trainable_pipe import TrainablePipe
@@ -100,6 +101,12 @@ class LabelledPipe(TrainablePipe):
         scores, backprop = self.model.begin_update([eg.predicted for eg in examples])
         self._check_finite(scores)
         loss, d_scores = self._backprop_loss(examples, scores)
+        if not math.isfinite(loss):
+            raise ValueError(
+                f"'{self.name}': the training loss is {loss}, so its gradients would "
+                "spread NaN into the weights; check the teacher's targets and the KD "
+                "method of this component, or lower the learning rate"
+            )
         backprop(d_scores)
         if sgd is not None:
             self.finish_update(sgd)

@@ -179,3 +179,25 @@ def test_unknown_normalise_is_refused():
     gen = torch.Generator().manual_seed(10)
     with pytest.raises(ValueError, match="normalise"):
         local_kd_loss(crf(gen), crf(gen), normalise="global")
+
+
+def test_crf_local_scores_skip_forbidden_parts_on_either_side():
+    # A teacher with forbidden transitions (BILUO constraints: score -inf) and a
+    # student without them, or forbidding others: only parts allowed on both
+    # sides are matched, and loss and gradients stay finite.
+    torch.manual_seed(0)
+    lengths = torch.tensor([4, 3])
+    emissions = torch.randn(2, 4, 3, requires_grad=True)
+    student_transitions = torch.randn(3, 3).masked_fill(torch.eye(3).bool(), float("-inf"))
+    student_transitions.requires_grad_()
+    teacher_transitions = torch.randn(3, 3)
+    teacher_transitions[0, 1] = teacher_transitions[2, 0] = float("-inf")
+    teacher = LinearChainCRF(torch.randn(2, 4, 3), teacher_transitions, lengths)
+    student = LinearChainCRF(emissions, student_transitions, lengths)
+    loss = local_scores_loss(student, teacher)
+    loss.backward()
+    assert torch.isfinite(loss)
+    assert torch.isfinite(emissions.grad).all() and torch.isfinite(student_transitions.grad).all()
+    # no gradient reaches a part forbidden on either side
+    assert student_transitions.grad[0, 1] == 0 and student_transitions.grad[2, 0] == 0
+    assert student_transitions.grad[1, 1] == 0
