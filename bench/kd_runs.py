@@ -4,11 +4,11 @@ test and GUM test and compared with the teacher (agreement).
 
 Each run is the project's own command (`train-baseline` or `distill` of
 project/project.yml) with the method and seed filled in. Runs already trained
-(their `model-best` and a `done` marker) are not trained again, so the script can
+(marked `done` in RUN_DIR once their training ends) are not trained again, so the script can
 be stopped and started again: it carries on with the next unfinished run.
 Metrics go to `--metrics-dir` (committed), the pipelines to RUN_DIR (not).
 
-python bench/kd_runs.py run project/training/kd-runs --plan gold:0,1,2 structural:0,1,2 token:0,1,2
+python bench/kd_runs.py run project/training/kd-runs --plan gold:0,1,2 --plan structural:0,1,2
 python bench/kd_runs.py summary bench/metrics/kd
 """
 

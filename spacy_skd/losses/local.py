@@ -137,7 +137,8 @@ def local_scores_loss(
     CRF -> CRF: e_i(y) + t(y', y) over all (y', y) (`with_transitions`, their
     `struct_with_trans`), or e_i(y) alone (`struct_wo_trans`); trees: arc scores
     centred per dependent, mean over its possible heads. Scores are divided by T
-    and the loss multiplied by T^2, so T cancels for this loss.
+    and the loss multiplied by T^2, so T cancels for this loss. CRF parts forbidden
+    on either side (score NEG) are not matched: they add 0 to the mean.
     """
     trees = isinstance(student, ArcFactored) and isinstance(teacher, ArcFactored)
     crfs = isinstance(student, LinearChainCRF) and isinstance(teacher, LinearChainCRF)

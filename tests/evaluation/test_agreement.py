@@ -16,21 +16,12 @@ pytestmark = pytest.mark.filterwarnings("ignore:.*without sentence boundaries")
 
 def test_counts_identical_predictions_token_by_token():
     vocab = spacy.blank("en").vocab
-    words = ["They", "eat", "ham", "today"]
-    a = Doc(
-        vocab,
-        words=words,
-        tags=["N", "V", "N", "R"],
-        heads=[1, 1, 1, 1],
-        deps=["nsubj", "ROOT", "dobj", "advmod"],
-    )
-    b = Doc(
-        vocab,
-        words=words,
-        tags=["N", "V", "J", "R"],
-        heads=[1, 1, 1, 2],
-        deps=["nsubj", "ROOT", "obj", "advmod"],
-    )
+
+    def parsed(tags, heads, deps):
+        return Doc(vocab, words=["They", "eat", "ham", "today"], tags=tags, heads=heads, deps=deps)
+
+    a = parsed(["N", "V", "N", "R"], [1, 1, 1, 1], ["nsubj", "ROOT", "dobj", "advmod"])
+    b = parsed(["N", "V", "J", "R"], [1, 1, 1, 2], ["nsubj", "ROOT", "obj", "advmod"])
     result = agreement_of([a, a], [b, a])
     assert result["tag"] == pytest.approx(7 / 8)
     assert result["head"] == pytest.approx(7 / 8)
