@@ -214,6 +214,9 @@ class Distiller(TrainablePipe):
         # skd_ner students of an entity teacher: its entities become their tags.
         self._entity_students: Dict[str, SkdNer] = {}
         self.cache: Optional[TargetCache] = None
+        # (doc key, student) -> what the student's loss derived from the targets
+        # (the teacher's marginals): computed in the first epoch, reused after.
+        self._memos: Dict[Tuple[str, str], dict] = {}
         self._labels_checked = False
 
     def _pair(self, student: str, spec: Dict) -> Pair:
@@ -349,9 +352,9 @@ class Distiller(TrainablePipe):
         validate_examples(examples, "Distiller.update")
         if self.teacher is None:
             raise ValueError(f"'{self.name}' has no teacher loaded: call initialize first")
-        entries = self._entries(examples)
-        for example, entry in zip(examples, entries):
-            targets = self._targets(entry)
+        keys, entries = self._entries(examples)
+        for example, key, entry in zip(examples, keys, entries):
+            targets = self._targets(key, entry)
             for name, pipe in self._entity_students.items():
                 if isinstance(targets.get(name), EntityTargets):
                     targets[name] = targets[name].as_tag_targets(
@@ -408,7 +411,7 @@ class Distiller(TrainablePipe):
             self.finish_update(sgd)
         return float(loss.detach())
 
-    def _entries(self, examples: List[Example]) -> List[dict]:
+    def _entries(self, examples: List[Example]) -> Tuple[List[str], List[dict]]:
         docs = [self.teacher.doc_for(eg.predicted, _gold_sent_starts(eg)) for eg in examples]
         keys = [self.teacher.key(doc) for doc in docs]
         entries = [self.cache.get(key) for key in keys]
@@ -419,9 +422,9 @@ class Distiller(TrainablePipe):
             for i, entry in zip(batch, self.teacher.annotate([docs[i] for i in batch])):
                 self.cache.put(keys[i], entry)
                 entries[i] = self.cache.get(keys[i])
-        return entries
+        return keys, entries
 
-    def _targets(self, entry: dict) -> Dict[str, object]:
+    def _targets(self, key: str, entry: dict) -> Dict[str, object]:
         targets = {}
         for pair in self.pairs:
             found = from_entry(
@@ -431,6 +434,7 @@ class Distiller(TrainablePipe):
                 weight=pair.kd_weight,
                 temperature=pair.temperature,
                 dense_up_to=self.cfg["dense_up_to"],
+                memo=self._memos.setdefault((key, pair.student), {}),
             )
             if found is not None:
                 targets[pair.student] = found

@@ -347,6 +347,7 @@ class SkdParser(LabelledPipe):
             "method": targets.method,
             "weight": targets.weight,
             "temperature": targets.temperature,
+            "memo": targets.memo.setdefault(k, {}),
         }
 
     def get_loss(self, examples: Iterable[Example], scores: ParserScores) -> Tuple:

@@ -12,7 +12,7 @@ from torch import Tensor
 from ..losses import token_kd_loss
 from ..structs import DependencyCRF, HeadSelection
 from ..structs.utils import NEG
-from .kd import summed_kd_loss
+from .kd import recall_derived, summed_kd_loss
 
 OBJECTIVES = ("crf", "local")
 # Arc scores enter the losses as ARC_CAP * tanh(score / ARC_CAP): |score| < 150
@@ -96,8 +96,9 @@ def parser_loss(
     arcs: `[S, n+1, n+1]`; lengths: `[S]` words; gold_heads, gold_labels:
     `[S, n+1]`, -1 where missing; labels_at_gold: `[S, n+1, L]` the student's
     label scores of each word at its gold head; targets: per sentence None or a
-    dict with "arcs" `[n+1, n+1]`, "labels" `[n, L]`, "heads" `[n]` and the
-    ArcTargets' "objective", "method", "weight", "temperature";
+    dict with "arcs" `[n+1, n+1]`, "labels" `[n, L]`, "heads" `[n]`, the
+    ArcTargets' "objective", "method", "weight", "temperature" and optionally a
+    "memo" dict that keeps the teacher's marginals for the next epoch;
     labels_at_teacher: `[S, n+1, L]` the student's label scores at the teacher's
     heads (needed when any sentence has targets). Both sides' arc scores are
     capped (`cap_arcs`) first.
@@ -132,6 +133,18 @@ def parser_loss(
         if log_z is not None:
             student.with_log_partition(log_z[index])
         teacher = arc_distribution(cap_arcs(teacher_arcs), sub_lengths, teacher_objective)
+        memos = [targets[i].get("memo") for i in rows]
+        if isinstance(teacher, DependencyCRF) and all(memo is not None for memo in memos):
+            recall_derived(
+                teacher,
+                memos,
+                [int(n) + 1 for n in sub_lengths],
+                arcs.shape[1],
+                # the other methods read no marginals ("token" is the local form)
+                ("marginals",) if method == "structural" else (),
+                temperature,
+                {"marginals": 2},
+            )
         kd = kd_arc_loss(student, teacher, method, temperature)
         student_labels = labels_at_teacher[index][:, 1:]
         n_words = sub_lengths.sum()

@@ -11,8 +11,12 @@ from torch import Tensor
 from ..losses import token_kd_loss
 from ..structs import LinearChainCRF, TokenSoftmax
 from ..structs.utils import NEG
-from .kd import summed_kd_loss
+from .kd import recall_derived, summed_kd_loss
 from .targets import SequenceTargets
+
+# What a method reads of a CRF teacher that needs its forward-backward, so is
+# worth keeping per doc (the token method reads the unary marginals only).
+DERIVED = {"structural": ("marginals", "transition_counts"), "token": ("marginals",)}
 
 
 def build_distribution(
@@ -110,7 +114,21 @@ def sequence_loss(
         student = build_distribution(student_scores[index], lengths[index], crf)
         if log_z is not None:
             student.with_log_partition(log_z[index])
-        teacher = _teacher_distribution([targets[i] for i in rows], student_scores, lengths[index])
+        group = [targets[i] for i in rows]
+        teacher = _teacher_distribution(group, student_scores, lengths[index])
+        if isinstance(teacher, LinearChainCRF):
+            names = DERIVED.get(method, ())
+            if not isinstance(student, LinearChainCRF):
+                names = tuple(name for name in names if name != "transition_counts")
+            recall_derived(
+                teacher,
+                [target.memo for target in group],
+                [int(n) for n in lengths[index]],
+                student_scores.shape[1],
+                names,
+                temperature,
+                {"marginals": 1, "transition_counts": 0},
+            )
         total = total + weight * kd_loss(student, teacher, method, temperature)
     return total
 

@@ -8,8 +8,8 @@ the student's label order; marginals are computed from them at loss time.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from typing import List, Optional, Sequence, Tuple, Union
+from dataclasses import dataclass, field, replace
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy
 from spacy.tokens import Doc
@@ -31,6 +31,9 @@ class SequenceTargets:
     teacher, None for a softmax one. method: one of METHODS; weight: alpha in
     `alpha * KD + (1 - alpha) * gold`; temperature: T (scores / T, loss * T^2).
     labels: the names of the L columns, or () when they are already the student's.
+    memo: what a loss derived from these scores (the teacher's marginals), kept
+    for the next time the same doc comes; the distiller hands in one dict per doc
+    and student that lives across epochs.
     """
 
     scores: numpy.ndarray
@@ -41,6 +44,7 @@ class SequenceTargets:
     start: Optional[numpy.ndarray] = None
     end: Optional[numpy.ndarray] = None
     labels: Tuple[str, ...] = ()
+    memo: Dict = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -82,6 +86,7 @@ class ArcTargets:
     (0 = ROOT), in the student's label order; objective: the teacher's arc
     factorisation, "crf" (tree CRF) or "local" (head selection). label_names:
     the names of the L label columns, or () when they are already the student's.
+    memo: as SequenceTargets', one dict per sentence under its index.
     """
 
     spans: List[Tuple[int, int]]
@@ -93,6 +98,7 @@ class ArcTargets:
     weight: float = 0.5
     temperature: float = 1.0
     label_names: Tuple[str, ...] = ()
+    memo: Dict = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -175,9 +181,11 @@ def in_label_order(targets: Targets, names: Sequence[str], component: str = "stu
         taken[tuple(index)] = NEG
         return taken
 
+    # What is derived from the reordered scores is kept apart from the original's.
+    memo = targets.memo.setdefault(("labels", tuple(names)), {})
     if isinstance(targets, ArcTargets):
         labels = [columns(label) for label in targets.labels]
-        return replace(targets, labels=labels, label_names=tuple(names))
+        return replace(targets, labels=labels, label_names=tuple(names), memo=memo)
     crf = {}
     if targets.is_crf:
         crf = {
@@ -185,4 +193,4 @@ def in_label_order(targets: Targets, names: Sequence[str], component: str = "stu
             "start": columns(targets.start),
             "end": columns(targets.end),
         }
-    return replace(targets, scores=columns(targets.scores), labels=tuple(names), **crf)
+    return replace(targets, scores=columns(targets.scores), labels=tuple(names), memo=memo, **crf)

@@ -31,6 +31,13 @@ class StructuredDistribution:
         """The highest-scoring structure of each sentence."""
         raise NotImplementedError
 
+    @property
+    def transition_counts(self) -> Tensor:
+        """`[B, L, L]` for distributions over label sequences: the expected count
+        of each label bigram (a, c), the sum over positions of `pair_marginals`.
+        A CRF student's expected transition score needs only these."""
+        return self.pair_marginals.sum(1)
+
     def score(self, structure: Tensor) -> Tensor:
         """`[B]` unnormalised score of `structure`."""
         raise NotImplementedError
@@ -51,6 +58,23 @@ class StructuredDistribution:
         is a `functools.cached_property`."""
         self.__dict__["log_partition"] = log_partition
         return self
+
+    def knowing(self, temperature: float, **values: Tensor) -> StructuredDistribution:
+        """This distribution, given the values of cached properties (`marginals`,
+        `transition_counts`, `argmax`) that were computed before for the same
+        scores divided by `temperature` (1: these scores): the properties, and
+        those of `tempered(temperature)`, return them instead of computing them.
+        For subclasses whose properties are `functools.cached_property` and
+        whose `tempered` passes them on (`_pass_known`)."""
+        known = self.__dict__.setdefault("_known", {})
+        known.setdefault(float(temperature), {}).update(values)
+        if float(temperature) == 1.0:
+            self.__dict__.update(values)
+        return self
+
+    def _pass_known(self, temperature: float, tempered: StructuredDistribution):
+        tempered.__dict__.update(self.__dict__.get("_known", {}).get(float(temperature), {}))
+        return tempered
 
     def log_prob(self, structure: Tensor) -> Tensor:
         """`[B]` log P(structure)."""

@@ -36,9 +36,10 @@ class DependencyCRF(ArcFactored):
         self.single_root = single_root
 
     def tempered(self, temperature: float) -> DependencyCRF:
-        return DependencyCRF(
+        tempered = DependencyCRF(
             self.arc_scores / float(temperature), self.lengths, self.projective, self.single_root
         )
+        return self._pass_known(temperature, tempered)
 
     def _log_partition_of(self, arc_scores: Tensor, double_differentiable: bool = False) -> Tensor:
         if self.projective:

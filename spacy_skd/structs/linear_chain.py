@@ -61,9 +61,10 @@ class LinearChainCRF(StructuredDistribution):
 
     def tempered(self, temperature: float) -> LinearChainCRF:
         t = float(temperature)
-        return LinearChainCRF(
+        tempered = LinearChainCRF(
             self.emissions / t, self.transitions / t, self.lengths, self.start / t, self.end / t
         )
+        return self._pass_known(t, tempered)
 
     @cached_property
     def _alphas(self) -> Tensor:
@@ -115,6 +116,12 @@ class LinearChainCRF(StructuredDistribution):
         return log_marg.exp().clamp(max=1.0) * self.mask[:, 1:, None, None]
 
     @cached_property
+    def transition_counts(self) -> Tensor:
+        """`[B, L, L]` expected count of each transition (a, c): the sum over
+        positions of `pair_marginals`."""
+        return self.pair_marginals.sum(1)
+
+    @cached_property
     def argmax(self) -> Tensor:
         """`[B, N]` the Viterbi label sequence, -1 at padding."""
         best = self.start + self.emissions[:, 0]
@@ -150,19 +157,16 @@ class LinearChainCRF(StructuredDistribution):
 
     def expected_score(self, dist: StructuredDistribution) -> Tensor:
         """`[B]` E_dist[score]: needs `dist.marginals [B, N, L]` and
-        `dist.pair_marginals [B, N-1, L, L]` over this CRF's labels."""
-        unary, pair = dist.marginals, dist.pair_marginals
-        if unary.shape != self.emissions.shape or pair.shape[1:] != (
-            self.emissions.shape[1] - 1,
-            self.n_labels,
-            self.n_labels,
-        ):
+        `dist.transition_counts [B, L, L]` over this CRF's labels."""
+        unary, counts = dist.marginals, dist.transition_counts
+        if unary.shape != self.emissions.shape or counts.shape != self.transitions.shape:
             raise ValueError(
-                f"marginals of shape {tuple(unary.shape)} and {tuple(pair.shape)} do not "
-                f"match a CRF over emissions of shape {tuple(self.emissions.shape)}"
+                f"marginals of shape {tuple(unary.shape)} and transition counts of shape "
+                f"{tuple(counts.shape)} do not match a CRF over emissions of shape "
+                f"{tuple(self.emissions.shape)}"
             )
         total = weighted_sum(unary, self.emissions, (1, 2))
-        total = total + weighted_sum(pair, self.transitions[:, None], (1, 2, 3))
+        total = total + weighted_sum(counts, self.transitions, (1, 2))
         last = unary.gather(1, (self.lengths - 1)[:, None, None].expand(-1, 1, self.n_labels))
         total = total + weighted_sum(unary[:, 0], self.start, (1,))
         return total + weighted_sum(last[:, 0], self.end, (1,))

@@ -59,6 +59,12 @@ class TokenSoftmax(StructuredDistribution):
         return unary[:, :-1, :, None] * unary[:, 1:, None, :]
 
     @cached_property
+    def transition_counts(self) -> Tensor:
+        """`[B, L, L]` sum over positions of `pair_marginals`, without building them."""
+        unary = self.marginals
+        return torch.einsum("bia,bic->bac", unary[:, :-1], unary[:, 1:])
+
+    @cached_property
     def argmax(self) -> Tensor:
         """`[B, N]` per-token argmax, -1 at padding."""
         return self.logits.argmax(-1).masked_fill(~self.mask, -1)

@@ -129,8 +129,10 @@ def from_entry(
     weight: float,
     temperature: float,
     dense_up_to: int = 64,
+    memo: Optional[dict] = None,
 ) -> Optional[Targets]:
-    """The targets stored under `prefix` in `entry` (float32), or None."""
+    """The targets stored under `prefix` in `entry` (float32), or None. `memo`:
+    the dict the targets keep what their loss derives in (see SequenceTargets)."""
 
     def get(name: str) -> Optional[numpy.ndarray]:
         value = entry.get(f"{prefix}.{name}")
@@ -148,6 +150,7 @@ def from_entry(
             labels=tuple(str(label) for label in get("labels")),
             **(crf if crf["transitions"] is not None else {}),
             **settings,
+            **({} if memo is None else {"memo": memo}),
         )
     if get("spans") is None:
         return None
@@ -184,6 +187,7 @@ def from_entry(
         objective=str(get("objective")),
         label_names=tuple(str(label) for label in get("label_names")),
         **settings,
+        **({} if memo is None else {"memo": memo}),
     )
 
 

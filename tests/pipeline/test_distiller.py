@@ -9,6 +9,7 @@ import pytest
 import spacy
 from spacy.training import Example
 
+from spacy_skd.structs import LinearChainCRF
 from spacy_skd.teacher import Teacher
 from tests.small_teacher import TOK2VEC, gold_examples
 
@@ -90,6 +91,22 @@ def test_the_teacher_runs_once_per_distinct_doc(teacher_path, monkeypatch):
     for _ in range(3):
         nlp.update(unlabelled(nlp), sgd=optimizer)
     assert sum(calls) == len(TEXTS)
+
+
+def test_the_teachers_marginals_are_computed_in_the_first_epoch_only(teacher_path, monkeypatch):
+    """The CRF teacher's forward-backward runs on each doc once: later epochs
+    take its marginals from the memo the distiller keeps per doc and student."""
+    nlp = student(teacher_path)
+    optimizer = nlp.initialize(lambda: gold_examples(nlp))
+    calls = []
+    betas = LinearChainCRF._betas.func
+    monkeypatch.setattr(LinearChainCRF, "_betas", property(lambda d: calls.append(1) or betas(d)))
+    per_epoch = []
+    for _ in range(3):
+        before = len(calls)
+        nlp.update(unlabelled(nlp), sgd=optimizer)
+        per_epoch.append(len(calls) - before)
+    assert per_epoch[0] > 0 and per_epoch[1:] == [0, 0]
 
 
 def test_the_trained_student_loads_and_packages_without_the_teacher(teacher_path, tmp_path):

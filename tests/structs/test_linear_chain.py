@@ -100,6 +100,8 @@ def test_pair_marginals(case, seed, scale, form):
     dist, enums = build(inp), enumerate_(inp)
     B, N, L = dims(inp)
     assert_close(dist.pair_marginals, brute.chain_pair_marginals(enums, N, L), msg="pair_marginals")
+    expected_counts = brute.chain_pair_marginals(enums, N, L).sum(1)
+    assert_close(dist.transition_counts, expected_counts, msg="transition_counts")
 
 
 @pytest.mark.parametrize("case,seed,scale,form", PARAMS)

@@ -99,6 +99,7 @@ def test_tag_pair_marginals(case, scheme, seed):
     exp = brute.tag_pair_marginals(enums, N, T)
     for b, n in enumerate(lens):
         assert_close(pm[b, : n - 1], exp[b, : n - 1], msg=f"pair_marginals[{b}]")
+    assert_close(dist.transition_counts, exp.sum(1), msg="transition_counts")
 
 
 @pytest.mark.parametrize("case,scheme,seed", PARAMS[::3])

@@ -43,6 +43,8 @@ def test_log_partition_and_marginals(case, seed, scale):
     assert_close(dist.log_partition, brute.stack_stat(enums, "log_partition"), msg="log_partition")
     assert_close(dist.marginals, brute.chain_marginals(enums, N, L), msg="marginals")
     assert_close(dist.pair_marginals, brute.chain_pair_marginals(enums, N, L), msg="pair_marginals")
+    counts = brute.chain_pair_marginals(enums, N, L).sum(1)
+    assert_close(dist.transition_counts, counts, msg="transition_counts")
     # closed form: sum over real tokens of logsumexp
     closed = torch.stack([torch.logsumexp(x[b, :n], -1).sum() for b, n in enumerate(case[2])])
     assert_close(dist.log_partition, closed, msg="log_partition closed form")
