@@ -61,7 +61,7 @@ class StructuredDistribution:
 
     def knowing(self, temperature: float, **values: Tensor) -> StructuredDistribution:
         """This distribution, given the values of cached properties (`marginals`,
-        `transition_counts`, `argmax`) that were computed before for the same
+        `transition_counts`) that were computed before for the same
         scores divided by `temperature` (1: these scores): the properties, and
         those of `tempered(temperature)`, return them instead of computing them.
         For subclasses whose properties are `functools.cached_property` and
