@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import cached_property
+
 from torch import Tensor
 
 
@@ -31,7 +33,7 @@ class StructuredDistribution:
         """The highest-scoring structure of each sentence."""
         raise NotImplementedError
 
-    @property
+    @cached_property
     def transition_counts(self) -> Tensor:
         """`[B, L, L]` for distributions over label sequences: the expected count
         of each label bigram (a, c), the sum over positions of `pair_marginals`.
@@ -56,8 +58,7 @@ class StructuredDistribution:
         computed it for the same scores (in a larger batch, with a graph of its
         own), so it is not computed again. For subclasses whose `log_partition`
         is a `functools.cached_property`."""
-        self.__dict__["log_partition"] = log_partition
-        return self
+        return self.knowing(1.0, log_partition=log_partition)
 
     def knowing(self, temperature: float, **values: Tensor) -> StructuredDistribution:
         """This distribution, given the values of cached properties (`marginals`,

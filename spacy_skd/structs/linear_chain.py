@@ -116,12 +116,6 @@ class LinearChainCRF(StructuredDistribution):
         return log_marg.exp().clamp(max=1.0) * self.mask[:, 1:, None, None]
 
     @cached_property
-    def transition_counts(self) -> Tensor:
-        """`[B, L, L]` expected count of each transition (a, c): the sum over
-        positions of `pair_marginals`."""
-        return self.pair_marginals.sum(1)
-
-    @cached_property
     def argmax(self) -> Tensor:
         """`[B, N]` the Viterbi label sequence, -1 at padding."""
         best = self.start + self.emissions[:, 0]
