@@ -41,22 +41,38 @@ subword_features = true
 """
 
 BUILT_IN_ATTRS = {"tag": "TAG", "pos": "POS"}
+# UPOS and morphological features as one label, "POS=NOUN|Number=Sing", as
+# spaCy's morphologizer predicts them
+POS_MORPH = "pos+morph"
 
 
 def check_attr(attr: str) -> str:
     """`attr` names what the tagger predicts: "tag" (token.tag_), "pos"
-    (token.pos_) or "_.name" (a token extension, registered by the user)."""
-    if attr in BUILT_IN_ATTRS:
+    (token.pos_), "pos+morph" (token.pos_ and token.morph, one joint label) or
+    "_.name" (a token extension, registered by the user)."""
+    if attr in BUILT_IN_ATTRS or attr == POS_MORPH:
         return attr
     if attr.startswith("_.") and len(attr) > 2:
         return attr
-    raise ValueError(f"attr must be 'tag', 'pos' or '_.<extension>', got {attr!r}")
+    raise ValueError(
+        f"attr must be 'tag', 'pos', '{POS_MORPH}' or '_.<extension>', got {attr!r}"
+    )
+
+
+def pos_morph_label(pos: str, morph: str) -> Optional[str]:
+    """"POS=<pos>|<features>", or None without a POS (features alone are not a
+    label); an empty morph is "" or "_"."""
+    if not pos:
+        return None
+    return f"POS={pos}" if morph in ("", "_") else f"POS={pos}|{morph}"
 
 
 def get_label(token: Token, attr: str) -> Optional[str]:
     """The token's value of `attr`, None when it is missing ("" or unset)."""
     if attr.startswith("_."):
         value = token._.get(attr[2:])
+    elif attr == POS_MORPH:
+        value = pos_morph_label(token.pos_, str(token.morph))
     else:
         value = getattr(token, f"{attr}_")
     return value or None
@@ -65,6 +81,10 @@ def get_label(token: Token, attr: str) -> Optional[str]:
 def set_label(token: Token, attr: str, value: str) -> None:
     if attr.startswith("_."):
         token._.set(attr[2:], value)
+    elif attr == POS_MORPH:
+        pos, _, morph = value.partition("|")
+        token.pos_ = pos[len("POS=") :]
+        token.set_morph(morph)
     else:
         setattr(token, f"{attr}_", value)
 
@@ -75,6 +95,10 @@ def gold_labels(example: Example, attr: str) -> List[Optional[str]]:
     if attr in BUILT_IN_ATTRS:
         values = example.get_aligned(BUILT_IN_ATTRS[attr], as_string=True)
         return [value or None for value in values]
+    if attr == POS_MORPH:
+        pos = example.get_aligned("POS", as_string=True)
+        morph = example.get_aligned("MORPH", as_string=True)
+        return [pos_morph_label(p or "", m or "") for p, m in zip(pos, morph)]
     aligned = example.alignment.x2y
     labels: List[Optional[str]] = []
     for i in range(len(example.predicted)):
@@ -87,7 +111,7 @@ def gold_labels(example: Example, attr: str) -> List[Optional[str]]:
 
 @Language.factory(
     "skd_tagger",
-    assigns=["token.tag", "token.pos"],
+    assigns=["token.tag", "token.pos", "token.morph"],
     default_config={
         "model": Config().from_str(DEFAULT_TAGGER_MODEL)["model"],
         "attr": "tag",
@@ -110,9 +134,12 @@ def make_tagger(
 
     model: a model producing label scores per token (spacy-skd.Tagger.v1); its
     `output_layer` ("softmax" or "crf") decides the decoding and the losses.
-    attr: "tag" (token.tag_), "pos" (token.pos_) or "_.<extension>".
+    attr: "tag" (token.tag_), "pos" (token.pos_), "pos+morph" (token.pos_ and
+    token.morph from one joint label, like spaCy's morphologizer) or
+    "_.<extension>".
     overwrite: overwrite values already set on the docs.
-    scorer: scores `<attr>_acc` (spacy-skd.tagger_scorer.v1).
+    scorer: scores `<attr>_acc` (spacy-skd.tagger_scorer.v1); for "pos+morph"
+    `pos_acc`, `morph_acc` and `morph_per_feat`.
     learn_rate_scale: multiplies the optimizer's learning rate for this
     component's own parameters (not for a tok2vec or transformer it listens to):
     a transformer's fresh output layers learn too slowly at its fine-tuning rate.
@@ -376,13 +403,24 @@ class SkdTagger(SequenceLabeller):
 @registry.scorers("spacy-skd.tagger_scorer.v1")
 def make_tagger_scorer() -> Callable:
     """Scores `<attr>_acc` (`tag_acc`, `pos_acc`, or `<extension>_acc`) like spaCy's
-    tagger scorer."""
+    tagger scorer; "pos+morph" like spaCy's morphologizer scorer (`pos_acc`,
+    `morph_acc`, `morph_per_feat`)."""
     return score_tagger
+
+
+def _morph_key(token: Token, attr: str) -> int:
+    return getattr(token, attr).key
 
 
 def score_tagger(examples: Iterable[Example], *, attr: str = "tag", **kwargs) -> Dict:
     from spacy.scorer import Scorer
 
+    if attr == POS_MORPH:
+        examples = list(examples)
+        scores = Scorer.score_token_attr(examples, "pos", **kwargs)
+        for score in (Scorer.score_token_attr, Scorer.score_token_attr_per_feat):
+            scores.update(score(examples, "morph", getter=_morph_key, **kwargs))
+        return scores
     if attr.startswith("_."):
         name = attr[2:]
         scores = Scorer.score_token_attr(

@@ -73,6 +73,51 @@ def test_pos_and_extension_attrs(output_layer):
     assert nlp.evaluate(exs)["chunk_acc"] == 1.0
 
 
+POS_MORPH_DATA = [
+    ("I like eggs", ["PRON", "VERB", "NOUN"], ["Case=Nom|Person=1", "", "Number=Plur"]),
+    ("Eat ham", ["VERB", "NOUN"], ["Mood=Imp", "Number=Sing"]),
+]
+
+
+def pos_morph_examples(nlp):
+    return [
+        Example.from_dict(nlp.make_doc(text), {"pos": pos, "morphs": morphs})
+        for text, pos, morphs in POS_MORPH_DATA
+    ]
+
+
+@pytest.mark.parametrize("output_layer", OUTPUT_LAYERS)
+def test_pos_morph_predicts_pos_and_features_as_one_label(output_layer, tmp_path):
+    nlp = make_nlp(output_layer, attr="pos+morph")
+    exs = pos_morph_examples(nlp)
+    train(nlp, exs)
+    assert nlp.get_pipe("skd_tagger").labels == (
+        "POS=NOUN|Number=Plur",
+        "POS=NOUN|Number=Sing",
+        "POS=PRON|Case=Nom|Person=1",
+        "POS=VERB",
+        "POS=VERB|Mood=Imp",
+    )
+    doc = nlp("I like eggs")
+    assert [t.pos_ for t in doc] == ["PRON", "VERB", "NOUN"]
+    assert [str(t.morph) for t in doc] == ["Case=Nom|Person=1", "", "Number=Plur"]
+    scores = nlp.evaluate(exs)
+    assert scores["pos_acc"] == scores["morph_acc"] == 1.0
+    assert scores["morph_per_feat"]["Number"]["f"] == 1.0
+    nlp.to_disk(tmp_path / "model")
+    loaded = spacy.load(tmp_path / "model")
+    assert [str(t.morph) for t in loaded("Eat ham")] == ["Mood=Imp", "Number=Sing"]
+
+
+def test_pos_morph_needs_a_pos_and_features_alone_are_missing():
+    nlp = make_nlp("softmax", attr="pos+morph")
+    partial = Example.from_dict(
+        nlp.make_doc("eggs ham"), {"pos": ["NOUN", ""], "morphs": ["Number=Plur", "Number=Sing"]}
+    )
+    tagger = nlp.get_pipe("skd_tagger")
+    assert tagger._gold_tags(partial) == ["POS=NOUN|Number=Plur", None]
+
+
 @pytest.mark.parametrize("output_layer", OUTPUT_LAYERS)
 def test_round_trips(output_layer, tmp_path):
     nlp = make_nlp(output_layer)
