@@ -149,25 +149,54 @@ def local_scores_loss(
             "LinearChainCRFs or two tree distributions (raw scores of the same parts)"
         )
     _check_local_pair(student, teacher)
-    temperature = check_temperature(temperature)
+    check_temperature(temperature)
+    # Scores / T, loss * T^2: T cancels, so neither is applied.
     if trees:
         mask = student.arc_mask
         diff = _centred(student.arc_scores, mask) - _centred(teacher.arc_scores.detach(), mask)
-        per_word = ((diff / temperature) ** 2 * mask).sum(1) / mask.sum(1).clamp(min=1)
+        per_word = (diff**2 * mask).sum(1) / mask.sum(1).clamp(min=1)
         total = per_word.sum()
     else:
+        check_same_shape(
+            "student emissions", student.emissions, "teacher emissions", teacher.emissions
+        )
         if with_transitions:
-            student_scores, mask = _local_scores(student)
-            teacher_scores = _local_scores(teacher)[0].detach()
+            squared = _squared_part_errors(student, teacher) / student.n_labels**2
         else:
-            student_scores, mask = student.emissions, student.mask[..., None]
-            teacher_scores = teacher.emissions.detach()
-        check_same_shape("student scores", student_scores, "teacher scores", teacher_scores)
-        # A forbidden part (score NEG, e.g. an impossible BILUO transition) has no
-        # score to match: matching it to an allowed one would square ~1e30.
-        allowed = (student_scores > NEG / 2) & (teacher_scores > NEG / 2)
-        diff = torch.where(allowed, student_scores - teacher_scores, 0.0)
-        squared = (diff / temperature) ** 2
-        per_tok = squared.flatten(2).mean(-1)
-        total = (per_tok * mask.flatten(2)[..., 0]).sum()
-    return temperature**2 * per_token(total, student.lengths.sum())
+            squared = _difference(student.emissions, teacher.emissions).pow(2).mean(-1)
+        total = (squared * student.mask).sum()
+    return per_token(total, student.lengths.sum())
+
+
+def _difference(student_scores: Tensor, teacher_scores: Tensor) -> Tensor:
+    """student - teacher where both are allowed, 0 elsewhere: a forbidden part
+    (score NEG, e.g. an impossible BILUO transition) has no score to match, and
+    matching it to an allowed one would square ~1e30."""
+    allowed = (student_scores > NEG / 2) & (teacher_scores > NEG / 2)
+    return torch.where(allowed, student_scores - teacher_scores.detach(), 0.0)
+
+
+def _squared_part_errors(student: LinearChainCRF, teacher: LinearChainCRF) -> Tensor:
+    """`[B, N]` per token, the sum over its L x L local parts of the squared
+    difference of the part scores e_i(y) + t(y', y) (token 0: start(y) + e_0(y),
+    once per y'), over the parts allowed on both sides.
+
+    With emission differences d_e and transition differences d_t, each part's
+    error is (d_e(y) + d_t(y', y))^2; summed over y' it expands into
+    n(y) d_e(y)^2 + sum_y' d_t(y', y)^2 + 2 d_e(y) sum_y' d_t(y', y) (n: the
+    allowed y'), so no `[B, N, L, L]` tensor is built.
+    """
+    d_emit = _difference(student.emissions, teacher.emissions)
+    emit_ok = (student.emissions > NEG / 2) & (teacher.emissions > NEG / 2)
+    d_move = _difference(student.transitions, teacher.transitions)
+    n_previous = ((student.transitions > NEG / 2) & (teacher.transitions > NEG / 2)).sum(1)
+    rest = (
+        d_emit[:, 1:] ** 2 * n_previous[:, None].to(d_emit.dtype)
+        + (d_move**2).sum(1)[:, None]
+        + 2 * d_emit[:, 1:] * d_move.sum(1)[:, None]
+    ) * emit_ok[:, 1:]
+    d_first = _difference(
+        student.start + student.emissions[:, 0], teacher.start + teacher.emissions[:, 0]
+    )
+    first = d_first**2 * student.n_labels
+    return torch.cat([first[:, None], rest], dim=1).sum(-1)

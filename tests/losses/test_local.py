@@ -201,3 +201,40 @@ def test_crf_local_scores_skip_forbidden_parts_on_either_side():
     # no gradient reaches a part forbidden on either side
     assert student_transitions.grad[0, 1] == 0 and student_transitions.grad[2, 0] == 0
     assert student_transitions.grad[1, 1] == 0
+
+
+def forbidding(scores, *indices):
+    """A copy of `scores` with -inf (a forbidden part) at each index."""
+    scores = scores.clone()
+    for index in indices:
+        scores[index] = float("-inf")
+    return scores
+
+
+def test_crf_local_scores_with_forbidden_parts_equal_a_loop_over_the_allowed_parts():
+    # Forbidden start labels, transitions and emissions on either side: each
+    # token's error is the sum over its allowed parts over the number of parts.
+    gen = torch.Generator().manual_seed(9)
+    s, t = crf(gen, n_labels=4), crf(gen, n_labels=4)
+    student = LinearChainCRF(
+        forbidding(s.emissions, (0, 2, 1)),
+        forbidding(s.transitions[0], (1, 3)),
+        LENGTHS,
+        forbidding(s.start[0], 0),
+        s.end[0],
+    )
+    teacher = LinearChainCRF(
+        t.emissions,
+        forbidding(t.transitions[0], (2, 0), (0, 0)),
+        LENGTHS,
+        forbidding(t.start[0], 3),
+        t.end[0],
+    )
+    total = 0.0
+    for b, n in enumerate(LENGTHS.tolist()):
+        for i in range(n):
+            rows_s, rows_t = crf_local_rows(student, b, i), crf_local_rows(teacher, b, i)
+            allowed = (rows_s > -1e29) & (rows_t > -1e29)
+            total += ((rows_s - rows_t)[allowed] ** 2).sum() / rows_s.numel()
+    loss = local_scores_loss(student, teacher)
+    torch.testing.assert_close(loss, total / LENGTHS.sum())
