@@ -212,10 +212,10 @@ def _forward(model: Model, docs: List[Doc], is_train: bool) -> Tuple[ParserScore
 def pair_label_scorer(nO: Optional[int] = None, *, distance: bool = False) -> Model:
     """Label scores `[S, n, nO]` of (head, dependent) pairs from the label MLPs'
     outputs at the heads `[S, n, H]` and at the dependents `[S, n, H]`, given with
-    each dependent's head index `[S, n]` (0 = ROOT): a linear layer over
-    `[h_head; h_dep; h_head * h_dep]` (the product lets the pair interact, as a
-    biaffine would, at O(H L) per pair), plus, with `distance`, the one-hot
-    bucket of the arc's signed length."""
+    each dependent's head index `[S, n]` (0 = ROOT; < 0: no pair, scores 0): a
+    linear layer over `[h_head; h_dep; h_head * h_dep]` (the product lets the pair
+    interact, as a biaffine would, at O(H L) per pair), plus, with `distance`, the
+    one-hot bucket of the arc's signed length."""
     output = Linear(nO=nO, init_W=zero_init)
     return Model(
         "pair_label_scorer",
@@ -241,22 +241,26 @@ def _pair_label_forward(model: Model, X: Tuple[Floats3d, Floats3d, numpy.ndarray
     xp = model.ops.xp
     shape = heads.shape
     width = shape[-1]
-    parts = [heads, deps, heads * deps]
+    # Only the pairs that exist are scored: at inference the batch's sentences are
+    # padded to its longest, several times the real tokens.
+    head_index = numpy.asarray(head_index)
+    sentences, dependents = numpy.nonzero(head_index >= 0)
+    pair_heads, pair_deps = heads[sentences, dependents], deps[sentences, dependents]
+    parts = [pair_heads, pair_deps, pair_heads * pair_deps]
     if model.attrs["distance"]:
         one_hot = bucket_one_hot(shape[1])
-        dependents = numpy.arange(shape[1])[None, :]
-        parts.append(model.ops.asarray3f(one_hot[numpy.asarray(head_index), dependents]))
+        parts.append(model.ops.asarray2f(one_hot[head_index[sentences, dependents], dependents]))
     features = xp.concatenate(parts, axis=-1)
-    n_features = features.shape[-1]
-    scores, backprop_output = model.layers[0](features.reshape(-1, n_features), is_train)
+    pair_scores, backprop_output = model.layers[0](features, is_train)
+    scores = model.ops.alloc3f(shape[0], shape[1], pair_scores.shape[-1])
+    scores[sentences, dependents] = pair_scores
 
     def backprop(d_scores: Floats3d) -> Tuple[Floats3d, Floats3d]:
-        d_features = backprop_output(d_scores.reshape(-1, d_scores.shape[-1])).reshape(
-            shape[:-1] + (n_features,)
-        )
-        d_heads = d_features[..., :width]
-        d_deps = d_features[..., width : 2 * width]
-        d_product = d_features[..., 2 * width : 3 * width]
-        return d_heads + d_product * deps, d_deps + d_product * heads
+        d_features = backprop_output(model.ops.asarray2f(d_scores[sentences, dependents]))
+        d_product = d_features[:, 2 * width : 3 * width]
+        d_heads, d_deps = model.ops.alloc3f(*shape), model.ops.alloc3f(*shape)
+        d_heads[sentences, dependents] = d_features[:, :width] + d_product * pair_deps
+        d_deps[sentences, dependents] = d_features[:, width : 2 * width] + d_product * pair_heads
+        return d_heads, d_deps
 
-    return scores.reshape(shape[:-1] + (-1,)), backprop
+    return scores, backprop

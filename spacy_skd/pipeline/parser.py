@@ -187,8 +187,9 @@ class SkdParser(LabelledPipe):
         arcs = torch.as_tensor(numpy.asarray(scores.arcs, dtype="float32"))
         heads = mst(arcs, torch.tensor(scores.lengths), single_root=True).numpy()
         at_heads = self._at_heads(scores.label_heads, heads.clip(min=0))
+        # heads is -1 at ROOT and padding: no label is scored there
         label_scores = self.model.get_ref("label_scorer").predict(
-            (at_heads, scores.label_deps, heads.clip(min=0))
+            (at_heads, scores.label_deps, heads)
         )
         return scores, heads, numpy.asarray(label_scores)
 

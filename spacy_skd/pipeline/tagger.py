@@ -11,6 +11,7 @@ from typing import Callable, Dict, Iterable, List, Optional
 import numpy
 import torch
 from spacy.language import Language
+from spacy.parts_of_speech import IDS as POS_IDS
 from spacy.tokens import Doc, Token
 from spacy.training import Example, validate_examples, validate_get_examples
 from spacy.util import registry
@@ -394,10 +395,30 @@ class SkdTagger(SequenceLabeller):
     def set_annotations(self, docs: Iterable[Doc], label_ids: List[numpy.ndarray]) -> None:
         overwrite = self.cfg["overwrite"]
         labels = self.labels
+        if self.attr in BUILT_IN_ATTRS:
+            self._set_built_in(docs, label_ids)
+            return
         for doc, ids in zip(docs, label_ids):
             for token, label_id in zip(doc, ids):
                 if overwrite or get_label(token, self.attr) is None:
                     set_label(token, self.attr, labels[int(label_id)])
+
+    def _set_built_in(self, docs: Iterable[Doc], label_ids: List[numpy.ndarray]) -> None:
+        """token.tag / token.pos through Doc arrays, not token by token."""
+        attr = BUILT_IN_ATTRS[self.attr]
+        if attr == "POS":
+            values = [POS_IDS[label] for label in self.labels]
+        else:
+            values = [self.vocab.strings.add(label) for label in self.labels]
+        values = numpy.asarray(values, dtype="uint64")
+        for doc, ids in zip(docs, label_ids):
+            if not len(doc):
+                continue
+            new = values[numpy.asarray(ids, dtype="int64")]
+            if not self.cfg["overwrite"]:
+                old = doc.to_array(attr).reshape(-1)
+                new = numpy.where(old == 0, new, old)
+            doc.from_array([attr], new[:, None])
 
 
 @registry.scorers("spacy-skd.tagger_scorer.v1")

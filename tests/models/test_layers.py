@@ -83,6 +83,35 @@ def test_label_scorer_sees_the_arc_direction_only_with_distance():
     assert not numpy.allclose(scores[True][0, 1], scores[True][0, 2])
 
 
+def test_label_scorer_skips_pairs_without_a_head():
+    # A head index < 0 (ROOT's own row, padding) is no pair: its scores and the
+    # gradients it sends are 0, and the other pairs score as they would alone.
+    from spacy_skd.models.parser import pair_label_scorer
+
+    rng = numpy.random.default_rng(1)
+    heads = rng.normal(size=(2, 4, 3)).astype("f")
+    deps = rng.normal(size=(2, 4, 3)).astype("f")
+    full = numpy.array([[0, 3, 1, 2], [0, 2, 0, 1]])
+    partial = full.copy()
+    partial[:, 0] = -1
+    partial[1, 3] = -1
+    model = pair_label_scorer(nO=2, distance=True)
+    model.initialize(X=(heads, deps, full))
+    W = model.layers[0].get_param("W")
+    model.layers[0].set_param("W", rng.normal(size=W.shape).astype("f"))
+    expected, backprop_full = model.begin_update((heads, deps, full))
+    scores, backprop = model.begin_update((heads, deps, partial))
+    real = partial >= 0
+    numpy.testing.assert_allclose(scores[real], expected[real], rtol=1e-6)
+    assert not scores[~real].any()
+    d_scores = rng.normal(size=scores.shape).astype("f")
+    d_heads, d_deps = backprop(d_scores)
+    expected_heads, expected_deps = backprop_full(d_scores * real[..., None])
+    numpy.testing.assert_allclose(d_heads, expected_heads, rtol=1e-5, atol=1e-6)
+    numpy.testing.assert_allclose(d_deps, expected_deps, rtol=1e-5, atol=1e-6)
+    assert not d_heads[~real].any() and not d_deps[~real].any()
+
+
 def test_scale_multiplies_forward_and_backward():
     from spacy_skd.models.scale import scale
 

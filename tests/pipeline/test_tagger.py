@@ -118,6 +118,19 @@ def test_pos_morph_needs_a_pos_and_features_alone_are_missing():
     assert tagger._gold_tags(partial) == ["POS=NOUN|Number=Plur", None]
 
 
+@pytest.mark.parametrize("attr,preset", [("tag", "Y"), ("pos", "SYM")])
+def test_overwrite_decides_whether_values_already_set_stay(attr, preset):
+    data = [("I like eggs", ["PRON", "VERB", "NOUN"]), ("Eat ham", ["VERB", "NOUN"])]
+    for overwrite in (False, True):
+        nlp = make_nlp("softmax", attr=attr, overwrite=overwrite)
+        train(nlp, examples(nlp, "tags" if attr == "tag" else "pos", data))
+        doc = nlp.make_doc("I like eggs")
+        setattr(doc[1], f"{attr}_", preset)
+        doc = nlp.get_pipe("skd_tagger")(doc)
+        got = [getattr(t, f"{attr}_") for t in doc]
+        assert got == (["PRON", "VERB", "NOUN"] if overwrite else ["PRON", preset, "NOUN"])
+
+
 @pytest.mark.parametrize("output_layer", OUTPUT_LAYERS)
 def test_round_trips(output_layer, tmp_path):
     nlp = make_nlp(output_layer)
