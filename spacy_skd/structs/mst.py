@@ -36,6 +36,12 @@ def chu_liu_edmonds(scores: numpy.ndarray) -> numpy.ndarray:
     scores = scores.copy()
     numpy.fill_diagonal(scores, -numpy.inf)
     scores[:, 0] = -numpy.inf
+    return _contract(scores)
+
+
+def _contract(scores: numpy.ndarray) -> numpy.ndarray:
+    """`chu_liu_edmonds` on scores whose diagonal and column 0 are already -inf
+    (the contracted graphs keep that, so they are not prepared again)."""
     heads = scores.argmax(axis=0)
     heads[0] = -1
     cycle = _find_cycle(heads)
@@ -48,22 +54,22 @@ def chu_liu_edmonds(scores: numpy.ndarray) -> numpy.ndarray:
     cycle_heads = heads[cycle]
     kept = scores[cycle_heads, cycle]
     # Entering the cycle at v replaces v's cycle arc: gain s(u, v) - s(head(v), v).
-    entering = scores[numpy.ix_(others, cycle)] - kept[None, :]
-    leaving = scores[numpy.ix_(cycle, others)]
+    entering = scores[others[:, None], cycle] - kept[None, :]
+    leaving = scores[cycle[:, None], others]
     n_others = len(others)
-    contracted = numpy.full((n_others + 1, n_others + 1), -numpy.inf)
-    contracted[:n_others, :n_others] = scores[numpy.ix_(others, others)]
+    contracted = numpy.empty((n_others + 1, n_others + 1))
+    contracted[:n_others, :n_others] = scores[others[:, None], others]
     contracted[:n_others, n_others] = entering.max(axis=1)
     contracted[n_others, :n_others] = leaving.max(axis=0)
-    sub_heads = chu_liu_edmonds(contracted)
+    contracted[n_others, n_others] = -numpy.inf
+    sub_heads = _contract(contracted)
     result = heads.copy()
     result[cycle] = cycle_heads
-    for index in range(1, n_others):
-        head = sub_heads[index]
-        if head == n_others:
-            result[others[index]] = cycle[leaving[:, index].argmax()]
-        else:
-            result[others[index]] = others[head]
+    # Words outside the cycle: a head outside it, or the cycle node's best member.
+    sub = sub_heads[1:n_others]
+    from_cycle = cycle[leaving[:, 1:].argmax(axis=0)]
+    outside = others[sub.clip(max=n_others - 1)]
+    result[others[1:]] = numpy.where(sub == n_others, from_cycle, outside)
     entry_from = sub_heads[n_others]
     result[cycle[entering[entry_from].argmax()]] = others[entry_from]
     return result
@@ -79,10 +85,11 @@ def mst(arc_scores: Tensor, lengths: Tensor, single_root: bool = True) -> Tensor
     score difference, so the MST takes as few root arcs as it can (one) and,
     among those trees, the best.
     """
-    scores = arc_scores.detach().double().cpu().numpy()
+    scores = arc_scores.detach().cpu().numpy()
     heads = numpy.full(scores.shape[:2], -1, dtype=numpy.int64)
     for b, n in enumerate(lengths.tolist()):
-        sent = scores[b, : n + 1, : n + 1]
+        # float64 per sentence: the padded batch is several times larger
+        sent = scores[b, : n + 1, : n + 1].astype(numpy.float64)
         best = chu_liu_edmonds(sent)
         if single_root and (best[1:] == 0).sum() > 1:
             allowed = sent[sent > FORBIDDEN]
