@@ -393,32 +393,42 @@ class SkdTagger(SequenceLabeller):
         return gold_labels(example, self.attr)
 
     def set_annotations(self, docs: Iterable[Doc], label_ids: List[numpy.ndarray]) -> None:
+        if not self.attr.startswith("_."):
+            self._set_through_arrays(docs, label_ids)
+            return
         overwrite = self.cfg["overwrite"]
         labels = self.labels
-        if self.attr in BUILT_IN_ATTRS:
-            self._set_built_in(docs, label_ids)
-            return
         for doc, ids in zip(docs, label_ids):
             for token, label_id in zip(doc, ids):
                 if overwrite or get_label(token, self.attr) is None:
                     set_label(token, self.attr, labels[int(label_id)])
 
-    def _set_built_in(self, docs: Iterable[Doc], label_ids: List[numpy.ndarray]) -> None:
-        """token.tag / token.pos through Doc arrays, not token by token."""
-        attr = BUILT_IN_ATTRS[self.attr]
-        if attr == "POS":
-            values = [POS_IDS[label] for label in self.labels]
-        else:
-            values = [self.vocab.strings.add(label) for label in self.labels]
+    def _array_values(self) -> tuple:
+        """The Doc attributes the labels set, and per label their values
+        `[n_labels, n_attrs]`; a token counts as unset when its first is 0."""
+        if self.attr == "tag":
+            return ["TAG"], [[self.vocab.strings.add(label)] for label in self.labels]
+        if self.attr == "pos":
+            return ["POS"], [[POS_IDS[label]] for label in self.labels]
+        values = []
+        for label in self.labels:
+            pos, _, morph = label.partition("|")
+            values.append([POS_IDS[pos[len("POS=") :]], self.vocab.morphology.add(morph)])
+        return ["POS", "MORPH"], values
+
+    def _set_through_arrays(self, docs: Iterable[Doc], label_ids: List[numpy.ndarray]) -> None:
+        """token.tag / token.pos (and token.morph) through Doc arrays, not token
+        by token."""
+        attrs, values = self._array_values()
         values = numpy.asarray(values, dtype="uint64")
         for doc, ids in zip(docs, label_ids):
             if not len(doc):
                 continue
             new = values[numpy.asarray(ids, dtype="int64")]
             if not self.cfg["overwrite"]:
-                old = doc.to_array(attr).reshape(-1)
-                new = numpy.where(old == 0, new, old)
-            doc.from_array([attr], new[:, None])
+                old = doc.to_array(attrs).reshape(len(doc), len(attrs))
+                new = numpy.where(old[:, :1] == 0, new, old)
+            doc.from_array(attrs, new)
 
 
 @registry.scorers("spacy-skd.tagger_scorer.v1")
