@@ -31,19 +31,29 @@ def build_distribution(
 
 
 def gold_loss(
-    student_scores: Tensor, lengths: Tensor, crf: Optional[tuple], gold: Tensor
+    student_scores: Tensor,
+    lengths: Tensor,
+    crf: Optional[tuple],
+    gold: Tensor,
+    label_smoothing: float = 0.0,
 ) -> Tensor:
     """`[B]` negative log-likelihood of the gold labels `[B, N]` (-1: missing).
 
-    Softmax: cross-entropy summed over the labelled tokens. CRF: the partial-label
-    likelihood -log sum_{y agreeing with the gold labels} P(y) = log Z - log Z_gold,
-    so unlabelled tokens are marginalised out, not guessed.
+    Softmax: cross-entropy summed over the labelled tokens, against targets
+    smoothed like spaCy's taggers' (`label_smoothing` e: 1 - e on the gold label,
+    e / (L - 1) on each other). CRF: the partial-label likelihood
+    -log sum_{y agreeing with the gold labels} P(y) = log Z - log Z_gold, so
+    unlabelled tokens are marginalised out, not guessed.
     """
-    return _gold_loss_and_log_z(student_scores, lengths, crf, gold)[0]
+    return _gold_loss_and_log_z(student_scores, lengths, crf, gold, label_smoothing)[0]
 
 
 def _gold_loss_and_log_z(
-    student_scores: Tensor, lengths: Tensor, crf: Optional[tuple], gold: Tensor
+    student_scores: Tensor,
+    lengths: Tensor,
+    crf: Optional[tuple],
+    gold: Tensor,
+    label_smoothing: float = 0.0,
 ) -> Tuple[Tensor, Optional[Tensor]]:
     """`gold_loss`, and the student CRF's log Z `[B]` that it computed (None for
     a softmax), which the KD terms reuse."""
@@ -51,7 +61,14 @@ def _gold_loss_and_log_z(
     if crf is None:
         log_p = student_scores.log_softmax(-1)
         picked = log_p.gather(2, gold.clamp(min=0)[..., None]).squeeze(-1)
+        if label_smoothing:
+            n_labels = student_scores.shape[-1]
+            others = log_p.sum(-1) - picked
+            on, off = 1.0 - label_smoothing, label_smoothing / max(n_labels - 1, 1)
+            picked = on * picked + off * others
         return -(picked * labelled).sum(-1), None
+    if label_smoothing:
+        raise ValueError("label_smoothing applies to a softmax output layer, not a CRF")
     allowed = torch.nn.functional.one_hot(gold.clamp(min=0), student_scores.shape[-1]).bool()
     allowed = allowed | ~labelled[..., None]
     constrained = student_scores.masked_fill(~allowed, NEG)
@@ -88,6 +105,7 @@ def sequence_loss(
     crf: Optional[tuple],
     gold: Tensor,
     targets: List[Optional[SequenceTargets]],
+    label_smoothing: float = 0.0,
 ) -> Tensor:
     """Scalar loss summed over tokens, like spaCy's taggers: for each doc
     `(1 - alpha) * gold + alpha * KD` where it has targets, gold alone where it
@@ -95,14 +113,15 @@ def sequence_loss(
 
     student_scores: `[B, N, L]`; lengths: `[B]` (>= 1); crf: the student's CRF
     parameters or None; gold: `[B, N]` label ids, -1 where missing; targets: per
-    doc, a teacher's SequenceTargets or None.
+    doc, a teacher's SequenceTargets or None; label_smoothing: of the gold
+    targets of a softmax student (see `gold_loss`).
     """
     alphas = torch.tensor(
         [0.0 if t is None else t.weight for t in targets],
         dtype=student_scores.dtype,
         device=student_scores.device,
     )
-    gold_losses, log_z = _gold_loss_and_log_z(student_scores, lengths, crf, gold)
+    gold_losses, log_z = _gold_loss_and_log_z(student_scores, lengths, crf, gold, label_smoothing)
     total = ((1.0 - alphas) * gold_losses).sum()
     groups: dict = {}
     for i, target in enumerate(targets):

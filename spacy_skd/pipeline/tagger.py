@@ -119,6 +119,7 @@ def gold_labels(example: Example, attr: str) -> List[Optional[str]]:
         "overwrite": False,
         "scorer": {"@scorers": "spacy-skd.tagger_scorer.v1"},
         "learn_rate_scale": 1.0,
+        "label_smoothing": 0.0,
     },
     default_score_weights={"tag_acc": 1.0, "pos_acc": None},
 )
@@ -130,6 +131,7 @@ def make_tagger(
     overwrite: bool,
     scorer: Optional[Callable],
     learn_rate_scale: float,
+    label_smoothing: float,
 ) -> SkdTagger:
     """Create an skd_tagger.
 
@@ -144,6 +146,10 @@ def make_tagger(
     learn_rate_scale: multiplies the optimizer's learning rate for this
     component's own parameters (not for a tok2vec or transformer it listens to):
     a transformer's fresh output layers learn too slowly at its fine-tuning rate.
+    label_smoothing: e in [0, 1) for the gold targets of a softmax output layer
+    (1 - e on the gold label, e / (L - 1) on each other), as spaCy's tagger and
+    morphologizer have (0.05 in their default configs); the KD targets are not
+    smoothed.
     """
     return SkdTagger(
         nlp.vocab,
@@ -153,6 +159,7 @@ def make_tagger(
         overwrite=overwrite,
         scorer=scorer,
         learn_rate_scale=learn_rate_scale,
+        label_smoothing=label_smoothing,
     )
 
 
@@ -321,7 +328,8 @@ class SequenceLabeller(LabelledPipe):
             gold[row, : len(values)] = torch.tensor([index.get(v, -1) for v in values])
         targets = [targets_for(examples[i].predicted, self.name, self.tag_names) for i in real]
         crf = tuple(p.requires_grad_() for p in self._crf_params()) if self.is_crf else None
-        loss = sequence_loss(padded, lengths, crf, gold, targets)
+        smoothing = self.cfg.get("label_smoothing", 0.0)
+        loss = sequence_loss(padded, lengths, crf, gold, targets, label_smoothing=smoothing)
         loss.backward()
         d_scores = [self.model.ops.alloc2f(*numpy.asarray(s).shape) for s in scores]
         for row, i in enumerate(real):
@@ -357,7 +365,14 @@ class SkdTagger(SequenceLabeller):
         overwrite: bool = False,
         scorer: Optional[Callable] = None,
         learn_rate_scale: float = 1.0,
+        label_smoothing: float = 0.0,
     ):
+        if not 0.0 <= label_smoothing < 1.0:
+            raise ValueError(f"label_smoothing must lie in [0, 1), got {label_smoothing}")
+        if label_smoothing and model.attrs["output_layer"] == "crf":
+            raise ValueError(
+                f"'{name}': label_smoothing applies to a softmax output layer, not a CRF"
+            )
         super().__init__(
             vocab,
             model,
@@ -366,6 +381,7 @@ class SkdTagger(SequenceLabeller):
             attr=check_attr(attr),
             overwrite=overwrite,
             learn_rate_scale=learn_rate_scale,
+            label_smoothing=label_smoothing,
         )
 
     @property

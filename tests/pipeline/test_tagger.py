@@ -300,3 +300,37 @@ def test_learn_rate_scale_multiplies_the_components_own_steps_only():
         )
     assert moves[10.0][0] == pytest.approx(10 * moves[1.0][0], rel=1e-3)
     assert moves[10.0][1] == pytest.approx(moves[1.0][1], rel=1e-3)
+
+
+def test_label_smoothing_matches_spacys_smoothed_targets():
+    from spacy_skd.pipeline.sequence_loss import gold_loss
+
+    import torch
+    scores = torch.randn(2, 3, 4, dtype=torch.float64)
+    gold = torch.tensor([[0, 3, -1], [2, 2, 1]])
+    lengths = torch.tensor([2, 3])
+    eps = 0.1
+    expected = torch.zeros(2, dtype=torch.float64)
+    for b in range(2):
+        for i in range(3):
+            if gold[b, i] < 0:
+                continue
+            target = torch.full((4,), eps / 3, dtype=torch.float64)
+            target[gold[b, i]] = 1 - eps
+            expected[b] -= (target * scores[b, i].log_softmax(-1)).sum()
+    got = gold_loss(scores, lengths, None, gold, label_smoothing=eps)
+    torch.testing.assert_close(got, expected)
+    torch.testing.assert_close(
+        gold_loss(scores, lengths, None, gold), gold_loss(scores, lengths, None, gold, 0.0)
+    )
+
+
+def test_label_smoothing_trains_a_softmax_tagger_and_is_refused_for_a_crf():
+    nlp = make_nlp("softmax", label_smoothing=0.05)
+    exs = examples(nlp)
+    train(nlp, exs)
+    assert nlp.evaluate(exs)["tag_acc"] == 1.0
+    with pytest.raises(ValueError, match="label_smoothing applies to a softmax"):
+        make_nlp("crf", label_smoothing=0.05)
+    with pytest.raises(ValueError, match=r"label_smoothing must lie in \[0, 1\)"):
+        make_nlp("softmax", label_smoothing=1.0)
