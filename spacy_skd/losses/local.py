@@ -168,11 +168,16 @@ def local_scores_loss(
     return per_token(total, student.lengths.sum())
 
 
+def _allowed(student_scores: Tensor, teacher_scores: Tensor) -> Tensor:
+    """Where neither side forbids the part (score NEG)."""
+    return (student_scores > NEG / 2) & (teacher_scores > NEG / 2)
+
+
 def _difference(student_scores: Tensor, teacher_scores: Tensor) -> Tensor:
     """student - teacher where both are allowed, 0 elsewhere: a forbidden part
     (score NEG, e.g. an impossible BILUO transition) has no score to match, and
     matching it to an allowed one would square ~1e30."""
-    allowed = (student_scores > NEG / 2) & (teacher_scores > NEG / 2)
+    allowed = _allowed(student_scores, teacher_scores)
     return torch.where(allowed, student_scores - teacher_scores.detach(), 0.0)
 
 
@@ -187,9 +192,9 @@ def _squared_part_errors(student: LinearChainCRF, teacher: LinearChainCRF) -> Te
     allowed y'), so no `[B, N, L, L]` tensor is built.
     """
     d_emit = _difference(student.emissions, teacher.emissions)
-    emit_ok = (student.emissions > NEG / 2) & (teacher.emissions > NEG / 2)
+    emit_ok = _allowed(student.emissions, teacher.emissions)
     d_move = _difference(student.transitions, teacher.transitions)
-    n_previous = ((student.transitions > NEG / 2) & (teacher.transitions > NEG / 2)).sum(1)
+    n_previous = _allowed(student.transitions, teacher.transitions).sum(1)
     rest = (
         d_emit[:, 1:] ** 2 * n_previous[:, None].to(d_emit.dtype)
         + (d_move**2).sum(1)[:, None]

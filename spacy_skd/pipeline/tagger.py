@@ -69,25 +69,13 @@ def pos_morph_label(pos: str, morph: str) -> Optional[str]:
 
 
 def get_label(token: Token, attr: str) -> Optional[str]:
-    """The token's value of `attr`, None when it is missing ("" or unset)."""
-    if attr.startswith("_."):
-        value = token._.get(attr[2:])
-    elif attr == POS_MORPH:
-        value = pos_morph_label(token.pos_, str(token.morph))
-    else:
-        value = getattr(token, f"{attr}_")
-    return value or None
+    """The token's value of the extension `attr` ("_.name"), None when it is
+    missing ("" or unset). The built-in attrs go through Doc arrays instead."""
+    return token._.get(attr[2:]) or None
 
 
 def set_label(token: Token, attr: str, value: str) -> None:
-    if attr.startswith("_."):
-        token._.set(attr[2:], value)
-    elif attr == POS_MORPH:
-        pos, _, morph = value.partition("|")
-        token.pos_ = pos[len("POS=") :]
-        token.set_morph(morph)
-    else:
-        setattr(token, f"{attr}_", value)
+    token._.set(attr[2:], value)
 
 
 def gold_labels(example: Example, attr: str) -> List[Optional[str]]:
