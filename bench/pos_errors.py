@@ -2,10 +2,11 @@
 accuracy and the most frequent confusions on a corpus, side by side.
 
 Each pipeline reads the corpus's raw texts (as `spacy evaluate` does); a predicted
-token is counted where it aligns with a gold token that has the attribute. Gold
-tokens that spaCy's tokenizer splits or merges differently are left out, so the
-accuracies are higher than `spacy evaluate`'s, which counts them as errors; the
-tokenization is the same for every pipeline, so the differences are not.
+token is counted when spaCy's `Example.get_aligned` gives it a gold value (the
+pieces of a gold token the tokenizer splits each count; a token spanning gold
+tokens with different values is left out). `spacy evaluate` instead counts gold
+tokens that do not align one-to-one as errors, so these accuracies are higher;
+the tokenization is the same for every pipeline, so their differences are not.
 
     python bench/pos_errors.py project/corpus/ewt-test.spacy PIPELINE [PIPELINE ...] --attr pos
 """
