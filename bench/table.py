@@ -1,13 +1,17 @@
-"""Print a markdown table of `spacy evaluate --output` JSON files, one row each.
+"""Print a markdown table of `spacy evaluate --output` JSON files, one row each,
+or with `--seeds` one row per run name (the file name less its `-sN` seed
+suffix): mean ± standard deviation over the seeds found.
 
 python bench/table.py training/metrics/*.json
+python bench/table.py bench/metrics/ewt-test_*-s?.json --seeds
 """
 
 from __future__ import annotations
 
 import json
+import statistics
 from pathlib import Path
-from typing import List
+from typing import Dict, List
 
 import typer
 
@@ -20,25 +24,45 @@ COLUMNS = [
     ("ents_f", "NER F"),
     ("speed", "words/s (evaluate)"),
 ]
+SCORES = [column for column in COLUMNS if column[0] != "speed"]
 
 
 def main(
     files: List[Path] = typer.Argument(..., help="spacy evaluate --output JSON files"),
+    seeds: bool = typer.Option(False, help="one row per run name, mean ± sd over its seeds"),
 ) -> None:
-    typer.echo("| run | " + " | ".join(title for _, title in COLUMNS) + " |")
-    typer.echo("|---" * (len(COLUMNS) + 1) + "|")
+    columns = SCORES if seeds else COLUMNS
+    first = "| run | n | " if seeds else "| run | "
+    typer.echo(first + " | ".join(title for _, title in columns) + " |")
+    typer.echo("|---" * (len(columns) + 1 + seeds) + "|")
+    if not seeds:
+        for path in files:
+            metrics = json.loads(path.read_text())
+            typer.echo(f"| {path.stem} | " + " | ".join(_cell(metrics, key) for key, _ in columns) + " |")
+        return
+    groups: Dict[str, List[dict]] = {}
     for path in files:
-        metrics = json.loads(path.read_text())
+        groups.setdefault(path.stem.rsplit("-s", 1)[0], []).append(json.loads(path.read_text()))
+    for name, runs in groups.items():
         cells = []
-        for key, _ in COLUMNS:
-            value = metrics.get(key)
-            if value is None:
+        for key, _ in columns:
+            values = [100 * run[key] for run in runs if run.get(key) is not None]
+            if not values:
                 cells.append("—")
-            elif key == "speed":
-                cells.append(f"{value:,.0f}")
+            elif len(values) == 1:
+                cells.append(f"{values[0]:.2f}")
             else:
-                cells.append(f"{100 * value:.2f}")
-        typer.echo(f"| {path.stem} | " + " | ".join(cells) + " |")
+                cells.append(f"{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f}")
+        typer.echo(f"| {name} | {len(runs)} | " + " | ".join(cells) + " |")
+
+
+def _cell(metrics: dict, key: str) -> str:
+    value = metrics.get(key)
+    if value is None:
+        return "—"
+    if key == "speed":
+        return f"{value:,.0f}"
+    return f"{100 * value:.2f}"
 
 
 if __name__ == "__main__":
