@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
 import typer
+from table import mean_sd
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -214,14 +215,6 @@ def _score(metrics_dir: Path, name: str, split: str, key: str) -> Optional[float
     return None if value is None else 100 * value
 
 
-def _cell(values: List[float]) -> str:
-    if not values:
-        return "—"
-    if len(values) == 1:
-        return f"{values[0]:.2f}"
-    return f"{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f}"
-
-
 @app.command()
 def summary(
     metrics_dir: Path = typer.Argument(Path("bench/metrics/kd")),
@@ -245,7 +238,7 @@ def summary(
                 v for v in (_score(metrics_dir, run, split, key) for run in runs) if v is not None
             ]
             values[(variant, split, key)] = found
-            cells.append(_cell(found))
+            cells.append(mean_sd(found))
         typer.echo(f"| {variant} | {len(runs)} | " + " | ".join(cells) + " |")
     # (variant, compared with, margins): distilled students against their gold-only
     # twin need the section's minimum gains too; structural against token KD not.

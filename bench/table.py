@@ -3,7 +3,7 @@ or with `--seeds` one row per run name (the file name less its `-sN` seed
 suffix): mean ± standard deviation over the seeds found.
 
 python bench/table.py training/metrics/*.json
-python bench/table.py bench/metrics/ewt-test_*-s?.json --seeds
+python bench/table.py bench/metrics/gold/*.json --seeds
 """
 
 from __future__ import annotations
@@ -44,16 +44,20 @@ def main(
     for path in files:
         groups.setdefault(path.stem.rsplit("-s", 1)[0], []).append(json.loads(path.read_text()))
     for name, runs in groups.items():
-        cells = []
-        for key, _ in columns:
-            values = [100 * run[key] for run in runs if run.get(key) is not None]
-            if not values:
-                cells.append("—")
-            elif len(values) == 1:
-                cells.append(f"{values[0]:.2f}")
-            else:
-                cells.append(f"{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f}")
+        cells = [
+            mean_sd([100 * run[key] for run in runs if run.get(key) is not None])
+            for key, _ in columns
+        ]
         typer.echo(f"| {name} | {len(runs)} | " + " | ".join(cells) + " |")
+
+
+def mean_sd(values: List[float]) -> str:
+    """"mean ± sd" of `values`, the value alone for one, "—" for none."""
+    if not values:
+        return "—"
+    if len(values) == 1:
+        return f"{values[0]:.2f}"
+    return f"{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f}"
 
 
 def _cell(metrics: dict, key: str) -> str:
