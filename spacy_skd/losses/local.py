@@ -17,11 +17,14 @@ per-previous-label form (INTERFACES.md section 3) cannot identify a CRF: adding
 any bias a(y') to the transitions out of y' leaves every row's softmax unchanged
 but changes the CRF's distribution (the demo measures the effect); the
 per-position form is blind only to a constant per position, which cancels in Z.
-`local_scores_loss` compares the raw scores those distributions normalise (MSE),
-with arc scores centred per dependent because only their differences matter.
+`local_scores_loss` compares the scores those distributions normalise (MSE), each
+centred where only differences matter (arcs per dependent; by default CRF scores
+too) and, by default, relative to the teacher's own spread of scores.
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple, Tuple
 
 import torch
 from torch import Tensor
@@ -125,20 +128,72 @@ def _centred(arc_scores: Tensor, arc_mask: Tensor) -> Tensor:
     return (arc_scores - mean) * arc_mask
 
 
+class _CrfParts(NamedTuple):
+    """A CRF's matched scores: emissions `[B, N, L]`, transitions `[B, L, L]`,
+    start `[B, L]`."""
+
+    emissions: Tensor
+    transitions: Tensor
+    start: Tensor
+
+
+def _centred_pair(student: Tensor, teacher: Tensor, dims: Tuple[int, ...]) -> Tuple[Tensor, Tensor]:
+    """Both score tensors minus their mean over `dims`, the mean taken over the
+    entries allowed on both sides (the matched ones, so an unmatched part gets
+    no gradient); the other entries stay as they are."""
+    allowed = _allowed(student, teacher)
+    count = allowed.sum(dims, keepdim=True).clamp(min=1)
+
+    def centred(scores: Tensor) -> Tensor:
+        mean = torch.where(allowed, scores, 0.0).sum(dims, keepdim=True) / count
+        return torch.where(allowed, scores - mean, scores)
+
+    return centred(student), centred(teacher)
+
+
+def _crf_parts(
+    student: LinearChainCRF, teacher: LinearChainCRF, centred: bool
+) -> Tuple[_CrfParts, _CrfParts]:
+    """The scores `local_scores_loss` matches, the teacher's detached; `centred`:
+    with the shifts the CRF's distribution ignores removed (a constant on one
+    token's emissions, on the start scores, on all transitions: each adds the
+    same to every path)."""
+    pairs = [
+        (student.emissions, teacher.emissions.detach(), (-1,)),
+        (student.transitions, teacher.transitions.detach(), (-2, -1)),
+        (student.start, teacher.start.detach(), (-1,)),
+    ]
+    if centred:
+        pairs = [_centred_pair(s, t, dims) for s, t, dims in pairs]
+    ours, theirs = zip(*((s, t) for s, t, *_ in pairs))
+    return _CrfParts(*ours), _CrfParts(*theirs)
+
+
 def local_scores_loss(
     student: StructuredDistribution,
     teacher: StructuredDistribution,
     temperature: float = 1.0,
     with_transitions: bool = True,
+    relative: bool = True,
 ) -> Tensor:
     """Lin et al.'s score matching: per real token, the mean squared difference of
     the local scores, summed and divided by the number of real tokens.
 
     CRF -> CRF: e_i(y) + t(y', y) over all (y', y) (`with_transitions`, their
     `struct_with_trans`), or e_i(y) alone (`struct_wo_trans`); trees: arc scores
-    centred per dependent, mean over its possible heads. Scores are divided by T
-    and the loss multiplied by T^2, so T cancels for this loss. CRF parts forbidden
-    on either side (score NEG) are not matched: they add 0 to the mean.
+    centred per dependent, mean over its possible heads. CRF parts forbidden on
+    either side (score NEG) are not matched: they add 0 to the mean.
+
+    `relative` (the default) makes the loss free of the teacher's score scale:
+    CRF scores are centred as the arcs are (`_crf_parts`), and the summed
+    error is divided by the one a student with all scores equal would have
+    against this teacher (a constant per batch, so the minimiser is unchanged):
+    0 for a perfect match, 1 for a student that knows nothing, as an NLL is
+    about 1. `relative=False` is Lin et al.'s loss on the raw CRF scores, whose
+    size grows with the square of the teacher's scores (a tree CRF teacher's
+    centred arc scores vary by about 160 per word: mixed with a gold NLL, such
+    an error drowns it). Scores are divided by T and the loss multiplied by T^2,
+    so T cancels for this loss.
     """
     trees = isinstance(student, ArcFactored) and isinstance(teacher, ArcFactored)
     crfs = isinstance(student, LinearChainCRF) and isinstance(teacher, LinearChainCRF)
@@ -153,18 +208,27 @@ def local_scores_loss(
     # Scores / T, loss * T^2: T cancels, so neither is applied.
     if trees:
         mask = student.arc_mask
-        diff = _centred(student.arc_scores, mask) - _centred(teacher.arc_scores.detach(), mask)
-        per_word = (diff**2 * mask).sum(1) / mask.sum(1).clamp(min=1)
-        total = per_word.sum()
+        target = _centred(teacher.arc_scores.detach(), mask)
+        diff = _centred(student.arc_scores, mask) - target
+        heads = mask.sum(1).clamp(min=1)
+        total = ((diff**2 * mask).sum(1) / heads).sum()
+        baseline = ((target**2 * mask).sum(1) / heads).sum()
     else:
         check_same_shape(
             "student emissions", student.emissions, "teacher emissions", teacher.emissions
         )
+        ours, theirs = _crf_parts(student, teacher, centred=relative)
+        nothing = _CrfParts(*(torch.zeros_like(part) for part in theirs))
         if with_transitions:
-            squared = _squared_part_errors(student, teacher) / student.n_labels**2
+            def squared(s: _CrfParts, t: _CrfParts) -> Tensor:
+                return _squared_part_errors(s, t) / student.n_labels**2
         else:
-            squared = _difference(student.emissions, teacher.emissions).pow(2).mean(-1)
-        total = (squared * student.mask).sum()
+            def squared(s: _CrfParts, t: _CrfParts) -> Tensor:
+                return _difference(s.emissions, t.emissions).pow(2).mean(-1)
+        total = (squared(ours, theirs) * student.mask).sum()
+        baseline = (squared(nothing, theirs) * student.mask).sum()
+    if relative:
+        return total / baseline.clamp(min=1e-6 * float(student.lengths.sum()))
     return per_token(total, student.lengths.sum())
 
 
@@ -181,7 +245,7 @@ def _difference(student_scores: Tensor, teacher_scores: Tensor) -> Tensor:
     return torch.where(allowed, student_scores - teacher_scores.detach(), 0.0)
 
 
-def _squared_part_errors(student: LinearChainCRF, teacher: LinearChainCRF) -> Tensor:
+def _squared_part_errors(student: _CrfParts, teacher: _CrfParts) -> Tensor:
     """`[B, N]` per token, the sum over its L x L local parts of the squared
     difference of the part scores e_i(y) + t(y', y) (token 0: start(y) + e_0(y),
     once per y'), over the parts allowed on both sides.
@@ -191,6 +255,7 @@ def _squared_part_errors(student: LinearChainCRF, teacher: LinearChainCRF) -> Te
     n(y) d_e(y)^2 + sum_y' d_t(y', y)^2 + 2 d_e(y) sum_y' d_t(y', y) (n: the
     allowed y'), so no `[B, N, L, L]` tensor is built.
     """
+    n_labels = student.emissions.shape[-1]
     d_emit = _difference(student.emissions, teacher.emissions)
     emit_ok = _allowed(student.emissions, teacher.emissions)
     d_move = _difference(student.transitions, teacher.transitions)
@@ -203,5 +268,5 @@ def _squared_part_errors(student: LinearChainCRF, teacher: LinearChainCRF) -> Te
     d_first = _difference(
         student.start + student.emissions[:, 0], teacher.start + teacher.emissions[:, 0]
     )
-    first = d_first**2 * student.n_labels
+    first = d_first**2 * n_labels
     return torch.cat([first[:, None], rest], dim=1).sum(-1)

@@ -75,7 +75,15 @@ STUDENT_TREES = {
 
 
 @pytest.mark.parametrize("student", list(STUDENT_TREES))
-@pytest.mark.parametrize("loss", [structural_kd_loss, local_kd_loss, local_scores_loss])
+@pytest.mark.parametrize(
+    "loss",
+    [
+        structural_kd_loss,
+        local_kd_loss,
+        local_scores_loss,
+        functools.partial(local_scores_loss, relative=False),
+    ],
+)
 def test_tree_losses(student, loss):
     teacher = DependencyCRF(rand(9, 3, 4, 4), LENGTHS)
     arcs = rand(10, 3, 4, 4, grad=True)
@@ -85,7 +93,12 @@ def test_tree_losses(student, loss):
 
 @pytest.mark.parametrize(
     "loss",
-    [local_kd_loss, functools.partial(local_kd_loss, normalise="per_position"), local_scores_loss],
+    [
+        local_kd_loss,
+        functools.partial(local_kd_loss, normalise="per_position"),
+        local_scores_loss,
+        functools.partial(local_scores_loss, relative=False),
+    ],
 )
 def test_local_sequence_losses(loss):
     teacher = TEACHERS["crf"]()

@@ -96,7 +96,9 @@ def test_crf_local_scores_is_lin_et_al_mse(with_transitions):
             else:
                 diff = student.emissions[b, i] - teacher.emissions[b, i]
             total += (diff**2).mean()
-    loss = local_scores_loss(student, teacher, temperature=3.0, with_transitions=with_transitions)
+    loss = local_scores_loss(
+        student, teacher, temperature=3.0, with_transitions=with_transitions, relative=False
+    )
     torch.testing.assert_close(loss, total / LENGTHS.sum())
 
 
@@ -181,7 +183,8 @@ def test_unknown_normalise_is_refused():
         local_kd_loss(crf(gen), crf(gen), normalise="global")
 
 
-def test_crf_local_scores_skip_forbidden_parts_on_either_side():
+@pytest.mark.parametrize("relative", [True, False])
+def test_crf_local_scores_skip_forbidden_parts_on_either_side(relative):
     # A teacher with forbidden transitions (BILUO constraints: score -inf) and a
     # student without them, or forbidding others: only parts allowed on both
     # sides are matched, and loss and gradients stay finite.
@@ -194,7 +197,7 @@ def test_crf_local_scores_skip_forbidden_parts_on_either_side():
     teacher_transitions[0, 1] = teacher_transitions[2, 0] = float("-inf")
     teacher = LinearChainCRF(torch.randn(2, 4, 3), teacher_transitions, lengths)
     student = LinearChainCRF(emissions, student_transitions, lengths)
-    loss = local_scores_loss(student, teacher)
+    loss = local_scores_loss(student, teacher, relative=relative)
     loss.backward()
     assert torch.isfinite(loss)
     assert torch.isfinite(emissions.grad).all() and torch.isfinite(student_transitions.grad).all()
@@ -236,5 +239,77 @@ def test_crf_local_scores_with_forbidden_parts_equal_a_loop_over_the_allowed_par
             rows_s, rows_t = crf_local_rows(student, b, i), crf_local_rows(teacher, b, i)
             allowed = (rows_s > -1e29) & (rows_t > -1e29)
             total += ((rows_s - rows_t)[allowed] ** 2).sum() / rows_s.numel()
-    loss = local_scores_loss(student, teacher)
+    loss = local_scores_loss(student, teacher, relative=False)
     torch.testing.assert_close(loss, total / LENGTHS.sum())
+
+
+def centred(scores, dims):
+    return scores - scores.mean(dims, keepdim=True)
+
+
+def test_crf_relative_local_scores_equal_a_loop_over_centred_parts():
+    # Centred per token (emissions), per sentence (start, transitions), and
+    # divided by the error of a student whose scores are all equal.
+    gen = torch.Generator().manual_seed(10)
+    student, teacher = crf(gen), crf(gen)
+
+    def centred_crf(d):
+        return LinearChainCRF(
+            centred(d.emissions, -1),
+            centred(d.transitions, (-2, -1)),
+            LENGTHS,
+            centred(d.start, -1),
+            d.end,
+        )
+
+    s, t = centred_crf(student), centred_crf(teacher)
+    error = nothing = 0.0
+    for b, n in enumerate(LENGTHS.tolist()):
+        for i in range(n):
+            rows_t = crf_local_rows(t, b, i)
+            error += ((crf_local_rows(s, b, i) - rows_t) ** 2).mean()
+            nothing += (rows_t**2).mean()
+    torch.testing.assert_close(local_scores_loss(student, teacher), error / nothing)
+
+
+def test_crf_relative_local_scores_ignore_the_shifts_a_crf_ignores_and_the_scale():
+    gen = torch.Generator().manual_seed(11)
+    student, teacher = crf(gen), crf(gen)
+    loss = local_scores_loss(student, teacher)
+    shifted = LinearChainCRF(
+        student.emissions + rand(gen, 3, 4, 1),
+        student.transitions + 1.5,
+        LENGTHS,
+        student.start - 2.0,
+        student.end,
+    )
+    torch.testing.assert_close(local_scores_loss(shifted, teacher), loss)
+    scaled = [
+        LinearChainCRF(d.emissions * 7, d.transitions * 7, LENGTHS, d.start * 7, d.end)
+        for d in (student, teacher)
+    ]
+    torch.testing.assert_close(local_scores_loss(*scaled), loss)
+    same = LinearChainCRF(
+        teacher.emissions + 3.0, teacher.transitions, LENGTHS, teacher.start, teacher.end
+    )
+    torch.testing.assert_close(local_scores_loss(same, teacher), torch.zeros((), dtype=F64))
+    flat = LinearChainCRF(torch.zeros(3, 4, 3, dtype=F64), torch.zeros(3, 3, dtype=F64), LENGTHS)
+    torch.testing.assert_close(local_scores_loss(flat, teacher), torch.ones((), dtype=F64))
+    # Lin et al.'s raw form is not blind to the shifts
+    raw = local_scores_loss(student, teacher, relative=False)
+    assert not torch.isclose(local_scores_loss(shifted, teacher, relative=False), raw)
+
+
+def test_tree_relative_local_scores_are_free_of_the_scale():
+    gen = torch.Generator().manual_seed(12)
+    s, t = rand(gen, 3, 5, 5), rand(gen, 3, 5, 5)
+    loss = local_scores_loss(DependencyCRF(s, LENGTHS), DependencyCRF(t, LENGTHS))
+    scaled = local_scores_loss(DependencyCRF(s * 5, LENGTHS), DependencyCRF(t * 5, LENGTHS))
+    torch.testing.assert_close(scaled, loss)
+    raw = local_scores_loss(DependencyCRF(s, LENGTHS), DependencyCRF(t, LENGTHS), relative=False)
+    raw_scaled = local_scores_loss(
+        DependencyCRF(s * 5, LENGTHS), DependencyCRF(t * 5, LENGTHS), relative=False
+    )
+    torch.testing.assert_close(raw_scaled, 25 * raw)
+    flat = local_scores_loss(DependencyCRF(torch.zeros_like(s), LENGTHS), DependencyCRF(t, LENGTHS))
+    torch.testing.assert_close(flat, torch.ones((), dtype=F64))
