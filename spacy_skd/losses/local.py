@@ -151,22 +151,29 @@ def _centred_pair(student: Tensor, teacher: Tensor, dims: Tuple[int, ...]) -> Tu
     return centred(student), centred(teacher)
 
 
+# The dims over which each CRF part's scores may shift together without changing
+# the distribution: a token's emissions, the start scores, all transitions (each
+# shift adds the same to every path).
+_SHIFT_DIMS = _CrfParts(emissions=(-1,), transitions=(-2, -1), start=(-1,))
+
+
 def _crf_parts(
     student: LinearChainCRF, teacher: LinearChainCRF, centred: bool
 ) -> Tuple[_CrfParts, _CrfParts]:
     """The scores `local_scores_loss` matches, the teacher's detached; `centred`:
-    with the shifts the CRF's distribution ignores removed (a constant on one
-    token's emissions, on the start scores, on all transitions: each adds the
-    same to every path)."""
-    pairs = [
-        (student.emissions, teacher.emissions.detach(), (-1,)),
-        (student.transitions, teacher.transitions.detach(), (-2, -1)),
-        (student.start, teacher.start.detach(), (-1,)),
-    ]
-    if centred:
-        pairs = [_centred_pair(s, t, dims) for s, t, dims in pairs]
-    ours, theirs = zip(*((s, t) for s, t, *_ in pairs))
-    return _CrfParts(*ours), _CrfParts(*theirs)
+    each part with its shift (`_SHIFT_DIMS`) removed."""
+    ours = _CrfParts(student.emissions, student.transitions, student.start)
+    theirs = _CrfParts(teacher.emissions, teacher.transitions, teacher.start)
+    theirs = _CrfParts(*(part.detach() for part in theirs))
+    if not centred:
+        return ours, theirs
+    pairs = [_centred_pair(s, t, dims) for s, t, dims in zip(ours, theirs, _SHIFT_DIMS)]
+    return _CrfParts(*(s for s, _ in pairs)), _CrfParts(*(t for _, t in pairs))
+
+
+def _knowing_nothing(parts: _CrfParts) -> _CrfParts:
+    """A student with all scores 0 that forbids what `parts` forbids."""
+    return _CrfParts(*(torch.where(p > NEG / 2, 0.0, p).detach() for p in parts))
 
 
 def local_scores_loss(
@@ -188,11 +195,11 @@ def local_scores_loss(
     CRF scores are centred as the arcs are (`_crf_parts`), and the summed
     error is divided by the one a student with all scores equal would have
     against this teacher (a constant per batch, so the minimiser is unchanged):
-    0 for a perfect match, 1 for a student that knows nothing, as an NLL is
-    about 1. `relative=False` is Lin et al.'s loss on the raw CRF scores, whose
-    size grows with the square of the teacher's scores (a tree CRF teacher's
-    centred arc scores vary by about 160 per word: mixed with a gold NLL, such
-    an error drowns it). Scores are divided by T and the loss multiplied by T^2,
+    0 for a perfect match, 1 for a student that knows nothing. `relative=False`
+    is Lin et al.'s loss on the raw CRF scores, whose size grows with the square
+    of the teacher's scores (the MiniLM teacher's centred arc scores have a
+    variance of about 160 per word: mixed at kd_weight 0.5 with a gold NLL, that
+    error drowned it, bench/README.md). Scores are divided by T and the loss multiplied by T^2,
     so T cancels for this loss.
     """
     trees = isinstance(student, ArcFactored) and isinstance(teacher, ArcFactored)
@@ -218,7 +225,7 @@ def local_scores_loss(
             "student emissions", student.emissions, "teacher emissions", teacher.emissions
         )
         ours, theirs = _crf_parts(student, teacher, centred=relative)
-        nothing = _CrfParts(*(torch.zeros_like(part) for part in theirs))
+        nothing = _knowing_nothing(ours)
         if with_transitions:
             def squared(s: _CrfParts, t: _CrfParts) -> Tensor:
                 return _squared_part_errors(s, t) / student.n_labels**2

@@ -313,3 +313,16 @@ def test_tree_relative_local_scores_are_free_of_the_scale():
     torch.testing.assert_close(raw_scaled, 25 * raw)
     flat = local_scores_loss(DependencyCRF(torch.zeros_like(s), LENGTHS), DependencyCRF(t, LENGTHS))
     torch.testing.assert_close(flat, torch.ones((), dtype=F64))
+
+
+def test_crf_relative_local_scores_count_only_the_parts_the_student_allows():
+    # A student that knows nothing scores 1 even where it forbids parts the
+    # teacher allows: those parts are left out of both error sums.
+    gen = torch.Generator().manual_seed(13)
+    teacher = crf(gen)
+    flat = LinearChainCRF(
+        torch.zeros(3, 4, 3, dtype=F64),
+        forbidding(torch.zeros(3, 3, dtype=F64), (0, 1), (2, 2)),
+        LENGTHS,
+    )
+    torch.testing.assert_close(local_scores_loss(flat, teacher), torch.ones((), dtype=F64))
