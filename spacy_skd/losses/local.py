@@ -122,10 +122,14 @@ def local_kd_loss(
     return temperature**2 * per_token(total, student.lengths.sum())
 
 
+def _masked_mean(scores: Tensor, mask: Tensor, dims: Tuple[int, ...]) -> Tensor:
+    """The mean of `scores` over `dims` where `mask` (bool) holds, dims kept."""
+    count = mask.sum(dims, keepdim=True).clamp(min=1)
+    return torch.where(mask, scores, 0.0).sum(dims, keepdim=True) / count
+
+
 def _centred(arc_scores: Tensor, arc_mask: Tensor) -> Tensor:
-    heads = arc_mask.sum(dim=1, keepdim=True).clamp(min=1)
-    mean = (arc_scores * arc_mask).sum(dim=1, keepdim=True) / heads
-    return (arc_scores - mean) * arc_mask
+    return (arc_scores - _masked_mean(arc_scores, arc_mask, (1,))) * arc_mask
 
 
 class _CrfParts(NamedTuple):
@@ -142,11 +146,9 @@ def _centred_pair(student: Tensor, teacher: Tensor, dims: Tuple[int, ...]) -> Tu
     entries allowed on both sides (the matched ones, so an unmatched part gets
     no gradient); the other entries stay as they are."""
     allowed = _allowed(student, teacher)
-    count = allowed.sum(dims, keepdim=True).clamp(min=1)
 
     def centred(scores: Tensor) -> Tensor:
-        mean = torch.where(allowed, scores, 0.0).sum(dims, keepdim=True) / count
-        return torch.where(allowed, scores - mean, scores)
+        return torch.where(allowed, scores - _masked_mean(scores, allowed, dims), scores)
 
     return centred(student), centred(teacher)
 
@@ -199,8 +201,8 @@ def local_scores_loss(
     is Lin et al.'s loss on the raw CRF scores, whose size grows with the square
     of the teacher's scores (the MiniLM teacher's centred arc scores have a
     variance of about 160 per word: mixed at kd_weight 0.5 with a gold NLL, that
-    error drowned it, bench/README.md). Scores are divided by T and the loss multiplied by T^2,
-    so T cancels for this loss.
+    error drowned it, bench/README.md). Scores are divided by T and the loss
+    multiplied by T^2, so T cancels for this loss.
     """
     trees = isinstance(student, ArcFactored) and isinstance(teacher, ArcFactored)
     crfs = isinstance(student, LinearChainCRF) and isinstance(teacher, LinearChainCRF)
@@ -226,12 +228,12 @@ def local_scores_loss(
         )
         ours, theirs = _crf_parts(student, teacher, centred=relative)
         nothing = _knowing_nothing(ours)
-        if with_transitions:
-            def squared(s: _CrfParts, t: _CrfParts) -> Tensor:
+
+        def squared(s: _CrfParts, t: _CrfParts) -> Tensor:
+            if with_transitions:
                 return _squared_part_errors(s, t) / student.n_labels**2
-        else:
-            def squared(s: _CrfParts, t: _CrfParts) -> Tensor:
-                return _difference(s.emissions, t.emissions).pow(2).mean(-1)
+            return _difference(s.emissions, t.emissions).pow(2).mean(-1)
+
         total = (squared(ours, theirs) * student.mask).sum()
         baseline = (squared(nothing, theirs) * student.mask).sum()
     if relative:
