@@ -52,6 +52,7 @@ VARIANTS = {
     "token": ("token", True),
     "local": ("local", True),
     "local_scores": ("local_scores", True),
+    "local_scores_raw": ("local_scores_raw", True),
     "hard": ("hard", True),
 }
 

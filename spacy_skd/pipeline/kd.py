@@ -19,15 +19,18 @@ def summed_kd_loss(
 ) -> Optional[Tensor]:
     """The KD loss of `method` summed over the student's tokens (the losses return
     a per-token mean), for the methods every component means the same way:
-    "structural", "local", "local_scores" and "hard" (the student's NLL of the
-    teacher's best structure). None for "token", which each component defines."""
+    "structural", "local", "local_scores" (relative to a student that knows
+    nothing), "local_scores_raw" (Lin et al.'s MSE of the raw scores) and "hard"
+    (the student's NLL of the teacher's best structure). None for "token", which
+    each component defines."""
     n_tokens = student.lengths.sum()
     if method == "structural":
         return structural_kd_loss(student, teacher, temperature) * n_tokens
     if method == "local":
         return local_kd_loss(student, teacher, temperature) * n_tokens
-    if method == "local_scores":
-        return local_scores_loss(student, teacher, temperature) * n_tokens
+    if method in ("local_scores", "local_scores_raw"):
+        relative = method == "local_scores"
+        return local_scores_loss(student, teacher, temperature, relative=relative) * n_tokens
     if method == "hard":
         return -student.log_prob(teacher.argmax.clamp(min=0)).sum()
     return None

@@ -58,6 +58,7 @@ METHOD_PAIRS = [
     ("hard", "hard"),
     ("structural", "local"),
     ("token", "local_scores"),
+    ("hard", "local_scores_raw"),
 ]
 
 

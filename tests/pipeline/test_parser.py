@@ -159,7 +159,9 @@ def rule_teacher(doc, labels, method, objective, weight=1.0):
     )
 
 
-@pytest.mark.parametrize("method", ["structural", "local", "local_scores", "hard", "token"])
+@pytest.mark.parametrize(
+    "method", ["structural", "local", "local_scores", "local_scores_raw", "hard", "token"]
+)
 @pytest.mark.parametrize("teacher", OBJECTIVES)
 @pytest.mark.parametrize("student", OBJECTIVES)
 def test_learns_from_teacher_targets_alone(method, teacher, student):
