@@ -44,16 +44,19 @@ SCORES = {
 AGREEMENT = [("tag", "agree tag"), ("labelled_head", "agree head+label")]
 # INTERFACES.md section 9: minimum gains of a distilled student over gold-only
 GOLD_MARGINS = {"pos_acc": 0.2, "dep_las": 0.5}
-# what each variant is: a KD method, with or without the unlabelled text
+# what each variant is: a KD method, with or without the unlabelled text, and
+# the temperature
 VARIANTS = {
     "gold": None,
-    "structural": ("structural", True),
-    "structural-ewt": ("structural", False),
-    "token": ("token", True),
-    "local": ("local", True),
-    "local_scores": ("local_scores", True),
-    "local_scores_raw": ("local_scores_raw", True),
-    "hard": ("hard", True),
+    "structural": ("structural", True, 1.0),
+    "structural-ewt": ("structural", False, 1.0),
+    "structural-t2": ("structural", True, 2.0),
+    "token": ("token", True, 1.0),
+    "token-t2": ("token", True, 2.0),
+    "local": ("local", True, 1.0),
+    "local_scores": ("local_scores", True, 1.0),
+    "local_scores_raw": ("local_scores_raw", True, 1.0),
+    "hard": ("hard", True, 1.0),
 }
 
 
@@ -106,7 +109,7 @@ def train_command(
             str(output),
             *common,
         ]
-    method, with_text = VARIANTS[variant]
+    method, with_text, temperature = VARIANTS[variant]
     return [
         sys.executable,
         "-m",
@@ -120,7 +123,7 @@ def train_command(
         "--kd-weight",
         "0.5",
         "--temperature",
-        "1.0",
+        str(temperature),
         "--cache-dir",
         str(cache),
         f"--unlabelled={unlabelled if with_text else ''}",
@@ -244,7 +247,9 @@ def summary(
     # (variant, compared with, margins): distilled students against their gold-only
     # twin need the section's minimum gains too; structural against token KD not.
     comparisons = [(v, "gold", GOLD_MARGINS) for v in by_variant if v != "gold"]
-    comparisons.append(("structural", "token", {"pos_acc": 0.0, "dep_las": 0.0}))
+    for tempered in ("", "-t2"):
+        pair = (f"structural{tempered}", f"token{tempered}")
+        comparisons.append((*pair, {"pos_acc": 0.0, "dep_las": 0.0}))
     for variant, other, margins in comparisons:
         if variant not in by_variant or other not in by_variant:
             continue
