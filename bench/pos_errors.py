@@ -66,9 +66,11 @@ def main(
         cells = " | ".join(f"{100 * t.get(label, (0, 1))[0] / max(total, 1):.2f}" for t in tables)
         print(f"| {label} | {total} | {cells} |")
     overall = [sum(c for c, _ in t.values()) / sum(n for _, n in t.values()) for t in tables]
-    print("| all | {} | {} |".format(
-        sum(n for _, n in tables[0].values()), " | ".join(f"{100 * a:.2f}" for a in overall)
-    ))
+    print(
+        "| all | {} | {} |".format(
+            sum(n for _, n in tables[0].values()), " | ".join(f"{100 * a:.2f}" for a in overall)
+        )
+    )
     print()
     errors = Counter()
     for counts in results:

@@ -32,7 +32,7 @@ def main(
     loaded = {str(path): spacy.load(path) for path in pipelines}
     texts = corpus_texts(corpus, next(iter(loaded.values())))
     speeds: Dict[str, List[float]] = {name: [] for name in loaded}
-    for name, nlp in loaded.items():
+    for nlp in loaded.values():
         time_passes(nlp, texts[:200], repeats=1, batch_size=batch_size)
     names = list(loaded)
     for round_index in range(rounds):

@@ -38,7 +38,8 @@ def main(
     if not seeds:
         for path in files:
             metrics = json.loads(path.read_text())
-            typer.echo(f"| {path.stem} | " + " | ".join(_cell(metrics, key) for key, _ in columns) + " |")
+            cells = " | ".join(_cell(metrics, key) for key, _ in columns)
+            typer.echo(f"| {path.stem} | {cells} |")
         return
     groups: Dict[str, List[dict]] = {}
     for path in files:
@@ -52,7 +53,7 @@ def main(
 
 
 def mean_sd(values: List[float]) -> str:
-    """"mean ± sd" of `values`, the value alone for one, "—" for none."""
+    """The text "mean ± sd" of `values`, the value alone for one, "—" for none."""
     if not values:
         return "—"
     if len(values) == 1:

@@ -24,7 +24,7 @@ too) and, by default, relative to the teacher's own spread of scores.
 
 from __future__ import annotations
 
-from typing import NamedTuple, Tuple
+from typing import NamedTuple, Optional, Tuple
 
 import torch
 from torch import Tensor
@@ -96,6 +96,11 @@ def local_kd_loss(
         raise ValueError(f"normalise must be one of {NORMALISE}, got {normalise!r}")
     _check_local_pair(student, teacher)
     temperature = check_temperature(temperature)
+    if normalise == "per_previous" and isinstance(student, LinearChainCRF):
+        total = _crf_local_kl_sum(student, teacher, temperature)
+        if total is not None:
+            total = total.to(student.emissions.dtype)
+            return temperature**2 * per_token(total, student.lengths.sum())
     student_scores, mask = _local_scores(student)
     teacher_scores = _local_scores(teacher)[0].detach()
     if normalise == "per_position" and isinstance(student, LinearChainCRF):
@@ -120,6 +125,85 @@ def local_kd_loss(
         # Sum over labels, mean over the previous label (1 for a softmax student).
         total = (pointwise.sum(-1).mean(-1) * mask[..., 0, 0]).sum()
     return temperature**2 * per_token(total, student.lengths.sum())
+
+
+# Below this a product of exponentials has lost its precision: fall back to the
+# [B, N, L, L] log-sum-exp.
+_TINY = 1e-280
+
+
+class _LocalRows(NamedTuple):
+    """A CRF's next-label rows softmax_y(u_i(y) + v(y', y)) for i >= 1, kept as
+    factors: p[b, i, y', y] = e[b, i, y] * w[b, y', y] / s[b, i, y']."""
+
+    log_norm: Tensor  # [B, N-1, L'] log s plus the maxima taken out
+    e: Tensor  # [B, N-1, L] exp(u - max_y u)
+    w: Tensor  # [B, L', L] exp(v - max_y v)
+    s: Tensor  # [B, N-1, L'] e @ w^T
+
+
+def _local_rows(u: Tensor, v: Tensor, mask: Tensor) -> Optional[_LocalRows]:
+    """u `[B, N-1, L]` emissions of tokens 1.., v `[B, L, L]` transitions, both
+    float64 and divided by T; mask `[B, N-1]`. Each row's normaliser is a matrix
+    product of exponentials, O(N L^2) time with no `[B, N, L, L]` tensor. None
+    where a real row's sum underflows (scores more than ~600 apart)."""
+    u_max = u.amax(-1, keepdim=True)
+    v_max = v.amax(-1, keepdim=True)
+    e = (u - u_max).exp()
+    w = (v - v_max).exp()
+    s = e @ w.transpose(1, 2)
+    if bool((s.amin(-1) < _TINY)[mask].any()):
+        return None
+    log_norm = u_max + v_max.transpose(1, 2) + s.clamp(min=_TINY).log()
+    return _LocalRows(log_norm, e, w, s)
+
+
+def _crf_local_kl_sum(
+    student: LinearChainCRF, teacher: StructuredDistribution, temperature: float
+) -> Optional[Tensor]:
+    """The per-previous-label local KL of a CRF student summed over real tokens,
+    without `[B, N, L, L]` tensors. The KL of one row is
+    sum_y p_t (score_t - score_s) - log Z_t + log Z_s, so averaged over y' it needs
+    only the teacher's mean next-label probability per token (`[B, N, L]`), its
+    mean (y', y) probability summed over tokens (`[B, L, L]`), and each side's
+    row normalisers. float64; None where the factored form would lose precision
+    (the caller then builds the rows)."""
+    mask = student.mask[:, 1:]
+    n_labels = student.n_labels
+    u_s = student.emissions.double() / temperature
+    v_s = student.transitions.double() / temperature
+    first_s = student.start.double() / temperature + u_s[:, 0]
+    student_rows = _local_rows(u_s[:, 1:], v_s, mask)
+    if student_rows is None:
+        return None
+    if isinstance(teacher, LinearChainCRF):
+        u_t = teacher.emissions.detach().double() / temperature
+        v_t = teacher.transitions.detach().double() / temperature
+        first_t = teacher.start.detach().double() / temperature + u_t[:, 0]
+        rows = _local_rows(u_t[:, 1:], v_t, mask)
+        if rows is None:
+            return None
+        inverse = mask[..., None] / rows.s.clamp(min=_TINY)
+        label_means = rows.e * (inverse @ rows.w) / n_labels
+        pair_means = rows.w * (inverse.transpose(1, 2) @ rows.e) / n_labels
+        teacher_first = first_t.log_softmax(-1)
+        neg_entropy = (
+            (label_means * u_t[:, 1:]).sum()
+            + (pair_means * v_t).sum()
+            - (rows.log_norm.mean(-1) * mask).sum()
+        )
+    else:
+        log_p = (teacher.logits.detach().double() / temperature).log_softmax(-1)
+        p = log_p.exp() * teacher.mask[..., None]
+        label_means = p[:, 1:]
+        pair_means = label_means.sum(1)[:, None, :].expand(-1, n_labels, -1) / n_labels
+        teacher_first = log_p[:, 0]
+        neg_entropy = torch.where(p[:, 1:] > 0, p[:, 1:] * log_p[:, 1:], 0.0).sum()
+    first_p = teacher_first.exp()
+    neg_entropy = neg_entropy + torch.where(first_p > 0, first_p * teacher_first, 0.0).sum()
+    cross = (first_p * first_s).sum() + (label_means * u_s[:, 1:]).sum() + (pair_means * v_s).sum()
+    log_norms = first_s.logsumexp(-1).sum() + (student_rows.log_norm.mean(-1) * mask).sum()
+    return neg_entropy - cross + log_norms
 
 
 def _masked_mean(scores: Tensor, mask: Tensor, dims: Tuple[int, ...]) -> Tensor:

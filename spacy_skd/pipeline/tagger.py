@@ -55,13 +55,11 @@ def check_attr(attr: str) -> str:
         return attr
     if attr.startswith("_.") and len(attr) > 2:
         return attr
-    raise ValueError(
-        f"attr must be 'tag', 'pos', '{POS_MORPH}' or '_.<extension>', got {attr!r}"
-    )
+    raise ValueError(f"attr must be 'tag', 'pos', '{POS_MORPH}' or '_.<extension>', got {attr!r}")
 
 
 def pos_morph_label(pos: str, morph: str) -> Optional[str]:
-    """"POS=<pos>|<features>", or None without a POS (features alone are not a
+    """The label "POS=<pos>|<features>", or None without a POS (features alone are not a
     label); an empty morph is "" or "_"."""
     if not pos:
         return None

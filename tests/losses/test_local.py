@@ -326,3 +326,62 @@ def test_crf_relative_local_scores_count_only_the_parts_the_student_allows():
         LENGTHS,
     )
     torch.testing.assert_close(local_scores_loss(flat, teacher), torch.ones((), dtype=F64))
+
+
+def loop_local_kl(student, teacher, temperature=1.0):
+    """The per-previous-label local KL by a loop over tokens and previous labels."""
+    total = 0.0
+    for b, n in enumerate(student.lengths.tolist()):
+        for i in range(n):
+            s_rows = crf_local_rows(student, b, i) / temperature
+            t_rows = crf_local_rows(teacher, b, i) / temperature
+            total += sum(kl(t, s) for t, s in zip(t_rows, s_rows)) / s_rows.shape[0]
+    return temperature**2 * total / student.lengths.sum()
+
+
+def test_crf_local_kl_with_forbidden_parts_equals_the_loop():
+    """Parts both sides forbid add nothing; a part only the teacher forbids is
+    a next label the student must unlearn (finite KL)."""
+    gen = torch.Generator().manual_seed(11)
+    student, teacher = crf(gen), crf(gen)
+    both, teacher_only = (0, 1), (2, 0)
+    s_trans, t_trans = student.transitions[0].clone(), teacher.transitions[0].clone()
+    s_trans[both] = t_trans[both] = float("-inf")
+    t_trans[teacher_only] = float("-inf")
+    student = LinearChainCRF(student.emissions, s_trans, LENGTHS, student.start[0], student.end[0])
+    teacher = LinearChainCRF(teacher.emissions, t_trans, LENGTHS, teacher.start[0], teacher.end[0])
+    loss = local_kd_loss(student, teacher, 2.0)
+    assert torch.isfinite(loss)
+    torch.testing.assert_close(loss, loop_local_kl(student, teacher, 2.0))
+
+
+def test_crf_local_kl_of_scores_far_apart_stays_exact():
+    """Rows whose factored normaliser would underflow (a label 1000 above the
+    others, the only way to it 1000 below) are summed exactly instead."""
+    gen = torch.Generator().manual_seed(12)
+    teacher = crf(gen)
+    emissions = rand(gen, 3, 4, 3)
+    emissions[..., 0] += 1000.0
+    transitions = rand(gen, 3, 3)
+    transitions[1, 0] -= 1000.0
+    student = LinearChainCRF(emissions, transitions, LENGTHS, rand(gen, 3), rand(gen, 3))
+    for s, t in ((student, teacher), (teacher, student)):
+        loss = local_kd_loss(s, t)
+        assert torch.isfinite(loss)
+        torch.testing.assert_close(loss, loop_local_kl(s, t))
+
+
+def test_crf_local_kl_in_float32_matches_float64():
+    gen = torch.Generator().manual_seed(13)
+    student, teacher = crf(gen, n_labels=6), crf(gen, n_labels=6)
+    single = [
+        LinearChainCRF(*(x.float() for x in (d.emissions, d.transitions)), LENGTHS, d.start.float())
+        for d in (student, teacher)
+    ]
+    double = [
+        LinearChainCRF(d.emissions, d.transitions, LENGTHS, d.start) for d in (student, teacher)
+    ]
+    loss = local_kd_loss(*single, 1.5)
+    assert loss.dtype == torch.float32
+    expected = local_kd_loss(*double, 1.5)
+    torch.testing.assert_close(loss.double(), expected, rtol=1e-5, atol=1e-6)

@@ -304,9 +304,10 @@ def test_learn_rate_scale_multiplies_the_components_own_steps_only():
 
 
 def test_label_smoothing_matches_spacys_smoothed_targets():
+    import torch
+
     from spacy_skd.pipeline.sequence_loss import gold_loss
 
-    import torch
     scores = torch.randn(2, 3, 4, dtype=torch.float64)
     gold = torch.tensor([[0, 3, -1], [2, 2, 1]])
     lengths = torch.tensor([2, 3])
