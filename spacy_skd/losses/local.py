@@ -158,6 +158,20 @@ def _local_rows(u: Tensor, v: Tensor, mask: Tensor) -> Optional[_LocalRows]:
     return _LocalRows(log_norm, e, w, s)
 
 
+def _chain_scores(crf: LinearChainCRF, temperature: float) -> Tuple[Tensor, Tensor, Tensor]:
+    """float64 scores / T: the first token's `[B, L]` (start + emissions), the
+    later tokens' emissions `[B, N-1, L]`, the transitions `[B, L, L]`."""
+    emissions = crf.emissions.double() / temperature
+    first = crf.start.double() / temperature + emissions[:, 0]
+    return first, emissions[:, 1:], crf.transitions.double() / temperature
+
+
+def _sum_p_log_p(log_p: Tensor) -> Tensor:
+    """sum of p log p over all entries, 0 where p = 0."""
+    p = log_p.exp()
+    return torch.where(p > 0, p * log_p, 0.0).sum()
+
+
 def _crf_local_kl_sum(
     student: LinearChainCRF, teacher: StructuredDistribution, temperature: float
 ) -> Optional[Tensor]:
@@ -170,17 +184,9 @@ def _crf_local_kl_sum(
     (the caller then builds the rows)."""
     mask = student.mask[:, 1:]
     n_labels = student.n_labels
-    u_s = student.emissions.double() / temperature
-    v_s = student.transitions.double() / temperature
-    first_s = student.start.double() / temperature + u_s[:, 0]
-    student_rows = _local_rows(u_s[:, 1:], v_s, mask)
-    if student_rows is None:
-        return None
     if isinstance(teacher, LinearChainCRF):
-        u_t = teacher.emissions.detach().double() / temperature
-        v_t = teacher.transitions.detach().double() / temperature
-        first_t = teacher.start.detach().double() / temperature + u_t[:, 0]
-        rows = _local_rows(u_t[:, 1:], v_t, mask)
+        first_t, u_t, v_t = (x.detach() for x in _chain_scores(teacher, temperature))
+        rows = _local_rows(u_t, v_t, mask)
         if rows is None:
             return None
         inverse = mask[..., None] / rows.s.clamp(min=_TINY)
@@ -188,20 +194,23 @@ def _crf_local_kl_sum(
         pair_means = rows.w * (inverse.transpose(1, 2) @ rows.e) / n_labels
         teacher_first = first_t.log_softmax(-1)
         neg_entropy = (
-            (label_means * u_t[:, 1:]).sum()
+            (label_means * u_t).sum()
             + (pair_means * v_t).sum()
             - (rows.log_norm.mean(-1) * mask).sum()
         )
     else:
         log_p = (teacher.logits.detach().double() / temperature).log_softmax(-1)
-        p = log_p.exp() * teacher.mask[..., None]
-        label_means = p[:, 1:]
+        label_means = log_p[:, 1:].exp() * mask[..., None]
         pair_means = label_means.sum(1)[:, None, :].expand(-1, n_labels, -1) / n_labels
         teacher_first = log_p[:, 0]
-        neg_entropy = torch.where(p[:, 1:] > 0, p[:, 1:] * log_p[:, 1:], 0.0).sum()
+        neg_entropy = _sum_p_log_p(log_p[:, 1:][mask])
+    first_s, u_s, v_s = _chain_scores(student, temperature)
+    student_rows = _local_rows(u_s, v_s, mask)
+    if student_rows is None:
+        return None
     first_p = teacher_first.exp()
-    neg_entropy = neg_entropy + torch.where(first_p > 0, first_p * teacher_first, 0.0).sum()
-    cross = (first_p * first_s).sum() + (label_means * u_s[:, 1:]).sum() + (pair_means * v_s).sum()
+    neg_entropy = neg_entropy + _sum_p_log_p(teacher_first)
+    cross = (first_p * first_s).sum() + (label_means * u_s).sum() + (pair_means * v_s).sum()
     log_norms = first_s.logsumexp(-1).sum() + (student_rows.log_norm.mean(-1) * mask).sum()
     return neg_entropy - cross + log_norms
 
