@@ -56,6 +56,7 @@ VARIANTS = {
     "local": ("local", True, 1.0),
     "local_scores": ("local_scores", True, 1.0),
     "local_scores_raw": ("local_scores_raw", True, 1.0),
+    "local_scores_spread": ("local_scores_spread", True, 1.0),
     "hard": ("hard", True, 1.0),
 }
 

@@ -19,7 +19,8 @@ but changes the CRF's distribution (the demo measures the effect); the
 per-position form is blind only to a constant per position, which cancels in Z.
 `local_scores_loss` compares the scores those distributions normalise (MSE), each
 centred where only differences matter (arcs per dependent; by default CRF scores
-too) and, by default, relative to the teacher's own spread of scores.
+too) and, by default, relative to the teacher's own spread of scores
+(`SCALES`).
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ from ..structs.utils import NEG
 from .utils import check_same_shape, check_temperature, per_token
 
 SEQUENCES = (LinearChainCRF, TokenSoftmax)
+# What `local_scores_loss` divides its summed squared error by.
+SCALES = ("relative", "spread", "raw")
 
 
 def _local_scores(dist: StructuredDistribution) -> tuple:
@@ -276,7 +279,7 @@ def local_scores_loss(
     teacher: StructuredDistribution,
     temperature: float = 1.0,
     with_transitions: bool = True,
-    relative: bool = True,
+    scale: str = "relative",
 ) -> Tensor:
     """Lin et al.'s score matching: per real token, the mean squared difference of
     the local scores, summed and divided by the number of real tokens.
@@ -286,16 +289,22 @@ def local_scores_loss(
     centred per dependent, mean over its possible heads. CRF parts forbidden on
     either side (score NEG) are not matched: they add 0 to the mean.
 
-    `relative` (the default) makes the loss free of the teacher's score scale:
-    CRF scores are centred as the arcs are (`_crf_parts`), and the summed
-    error is divided by the one a student with all scores equal would have
-    against this teacher (a constant per batch, so the minimiser is unchanged):
-    0 for a perfect match, 1 for a student that knows nothing. `relative=False`
-    is Lin et al.'s loss on the raw CRF scores, whose size grows with the square
-    of the teacher's scores (the MiniLM teacher's centred arc scores have a
-    variance of about 160 per word: mixed at kd_weight 0.5 with a gold NLL, that
-    error drowned it, bench/README.md). Scores are divided by T and the loss
-    multiplied by T^2, so T cancels for this loss.
+    `scale` (one of `SCALES`) sets what the summed error is divided by; the
+    divisor is a constant per batch, so the minimiser is the same for all three.
+    "relative" (the default) makes the loss's value free of the teacher's score
+    scale: CRF scores are centred as the arcs are (`_crf_parts`), and the error
+    is divided by the one a student with all scores equal would have against
+    this teacher: 0 for a perfect match, 1 for a student that knows nothing.
+    Its gradient, though, shrinks as 1 / the teacher's spread of scores.
+    "spread" (centred too) divides the per-token error by the square root of
+    that baseline instead, i.e. by the teacher's root-mean-square centred score:
+    then the gradient with respect to the student's scores is what it would be
+    with both sides' scores scaled to any common size (on the MiniLM teacher
+    "relative" gives KD gradients 0.03-0.25 the size of the gold loss's,
+    "spread" about 10x larger; bench/README.md). "raw" is Lin et al.'s loss on
+    the raw CRF scores, whose size grows with the square of the teacher's scores
+    (its parser KD gradient is 5x the gold loss's there: it drowns gold).
+    Scores are divided by T and the loss multiplied by T^2, so T cancels.
     """
     trees = isinstance(student, ArcFactored) and isinstance(teacher, ArcFactored)
     crfs = isinstance(student, LinearChainCRF) and isinstance(teacher, LinearChainCRF)
@@ -307,6 +316,8 @@ def local_scores_loss(
         )
     _check_local_pair(student, teacher)
     check_temperature(temperature)
+    if scale not in SCALES:
+        raise ValueError(f"scale must be one of {SCALES}, got {scale!r}")
     # Scores / T, loss * T^2: T cancels, so neither is applied.
     if trees:
         mask = student.arc_mask
@@ -319,7 +330,7 @@ def local_scores_loss(
         check_same_shape(
             "student emissions", student.emissions, "teacher emissions", teacher.emissions
         )
-        ours, theirs = _crf_parts(student, teacher, centred=relative)
+        ours, theirs = _crf_parts(student, teacher, centred=scale != "raw")
         nothing = _knowing_nothing(ours)
 
         def squared(s: _CrfParts, t: _CrfParts) -> Tensor:
@@ -329,9 +340,13 @@ def local_scores_loss(
 
         total = (squared(ours, theirs) * student.mask).sum()
         baseline = (squared(nothing, theirs) * student.mask).sum()
-    if relative:
-        return total / baseline.clamp(min=1e-6 * float(student.lengths.sum()))
-    return per_token(total, student.lengths.sum())
+    n_tokens = student.lengths.sum()
+    floor = 1e-6 * float(n_tokens)
+    if scale == "relative":
+        return total / baseline.clamp(min=floor)
+    if scale == "spread":
+        return total / (baseline.clamp(min=floor) * n_tokens).sqrt()
+    return per_token(total, n_tokens)
 
 
 def _allowed(student_scores: Tensor, teacher_scores: Tensor) -> Tensor:

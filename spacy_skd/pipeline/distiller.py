@@ -135,9 +135,10 @@ def make_distiller(
     teacher: path or package name of the teacher pipeline (loaded at initialize,
     never when the trained pipeline is loaded). students: per student component,
     a dict with "teacher" (the teacher's component, default: the same name),
-    "method" (token | structural | local | local_scores | local_scores_raw |
-    hard, default structural; local_scores_raw is Lin et al.'s MSE of raw
-    scores, local_scores the same relative to a student that knows nothing),
+    "method" (token | structural | local | local_scores | local_scores_spread
+    | local_scores_raw | hard, default structural; local_scores_raw is Lin et
+    al.'s MSE of raw scores, local_scores the same relative to a student that
+    knows nothing, local_scores_spread divided by the teacher's spread of scores),
     "kd_weight" (alpha in alpha * KD + (1 - alpha) * gold, default
     0.5), "temperature" (default 1) and "fallback" (methods to use instead, in
     order, with a warning, where the pair cannot serve "method"; default none:

@@ -10,6 +10,9 @@ from torch import Tensor
 from ..losses import local_kd_loss, local_scores_loss, structural_kd_loss
 from ..structs import StructuredDistribution
 
+# The local_scores methods and the `scale` of `local_scores_loss` each uses.
+LOCAL_SCORES = {"local_scores": "relative", "local_scores_spread": "spread", "local_scores_raw": "raw"}
+
 
 def summed_kd_loss(
     student: StructuredDistribution,
@@ -20,7 +23,8 @@ def summed_kd_loss(
     """The KD loss of `method` summed over the student's tokens (the losses return
     a per-token mean), for the methods every component means the same way:
     "structural", "local", "local_scores" (relative to a student that knows
-    nothing), "local_scores_raw" (Lin et al.'s MSE of the raw scores) and "hard"
+    nothing), "local_scores_spread" (divided by the teacher's spread of scores),
+    "local_scores_raw" (Lin et al.'s MSE of the raw scores) and "hard"
     (the student's NLL of the teacher's best structure). None for "token", which
     each component defines."""
     n_tokens = student.lengths.sum()
@@ -28,9 +32,9 @@ def summed_kd_loss(
         return structural_kd_loss(student, teacher, temperature) * n_tokens
     if method == "local":
         return local_kd_loss(student, teacher, temperature) * n_tokens
-    if method in ("local_scores", "local_scores_raw"):
-        relative = method == "local_scores"
-        return local_scores_loss(student, teacher, temperature, relative=relative) * n_tokens
+    if method in LOCAL_SCORES:
+        scale = LOCAL_SCORES[method]
+        return local_scores_loss(student, teacher, temperature, scale=scale) * n_tokens
     if method == "hard":
         return -student.log_prob(teacher.argmax.clamp(min=0)).sum()
     return None

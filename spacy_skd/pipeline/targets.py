@@ -16,7 +16,15 @@ from spacy.tokens import Doc
 
 from ..structs.utils import NEG
 
-METHODS = ("token", "structural", "local", "local_scores", "local_scores_raw", "hard")
+METHODS = (
+    "token",
+    "structural",
+    "local",
+    "local_scores",
+    "local_scores_spread",
+    "local_scores_raw",
+    "hard",
+)
 
 if not Doc.has_extension("skd_targets"):
     Doc.set_extension("skd_targets", default=None)

@@ -81,7 +81,8 @@ STUDENT_TREES = {
         structural_kd_loss,
         local_kd_loss,
         local_scores_loss,
-        functools.partial(local_scores_loss, relative=False),
+        functools.partial(local_scores_loss, scale="spread"),
+        functools.partial(local_scores_loss, scale="raw"),
     ],
 )
 def test_tree_losses(student, loss):
@@ -97,7 +98,8 @@ def test_tree_losses(student, loss):
         local_kd_loss,
         functools.partial(local_kd_loss, normalise="per_position"),
         local_scores_loss,
-        functools.partial(local_scores_loss, relative=False),
+        functools.partial(local_scores_loss, scale="spread"),
+        functools.partial(local_scores_loss, scale="raw"),
     ],
 )
 def test_local_sequence_losses(loss):

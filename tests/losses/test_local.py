@@ -2,8 +2,10 @@
 
 import pytest
 import torch
+from torch import Tensor
 
 from spacy_skd.losses import local_kd_loss, local_scores_loss
+from spacy_skd.losses.local import SCALES
 from spacy_skd.structs import DependencyCRF, HeadSelection, LinearChainCRF, TokenSoftmax
 
 F64 = torch.float64
@@ -97,7 +99,7 @@ def test_crf_local_scores_is_lin_et_al_mse(with_transitions):
                 diff = student.emissions[b, i] - teacher.emissions[b, i]
             total += (diff**2).mean()
     loss = local_scores_loss(
-        student, teacher, temperature=3.0, with_transitions=with_transitions, relative=False
+        student, teacher, temperature=3.0, with_transitions=with_transitions, scale="raw"
     )
     torch.testing.assert_close(loss, total / LENGTHS.sum())
 
@@ -183,8 +185,8 @@ def test_unknown_normalise_is_refused():
         local_kd_loss(crf(gen), crf(gen), normalise="global")
 
 
-@pytest.mark.parametrize("relative", [True, False])
-def test_crf_local_scores_skip_forbidden_parts_on_either_side(relative):
+@pytest.mark.parametrize("scale", SCALES)
+def test_crf_local_scores_skip_forbidden_parts_on_either_side(scale):
     # A teacher with forbidden transitions (BILUO constraints: score -inf) and a
     # student without them, or forbidding others: only parts allowed on both
     # sides are matched, and loss and gradients stay finite.
@@ -197,7 +199,7 @@ def test_crf_local_scores_skip_forbidden_parts_on_either_side(relative):
     teacher_transitions[0, 1] = teacher_transitions[2, 0] = float("-inf")
     teacher = LinearChainCRF(torch.randn(2, 4, 3), teacher_transitions, lengths)
     student = LinearChainCRF(emissions, student_transitions, lengths)
-    loss = local_scores_loss(student, teacher, relative=relative)
+    loss = local_scores_loss(student, teacher, scale=scale)
     loss.backward()
     assert torch.isfinite(loss)
     assert torch.isfinite(emissions.grad).all() and torch.isfinite(student_transitions.grad).all()
@@ -239,7 +241,7 @@ def test_crf_local_scores_with_forbidden_parts_equal_a_loop_over_the_allowed_par
             rows_s, rows_t = crf_local_rows(student, b, i), crf_local_rows(teacher, b, i)
             allowed = (rows_s > -1e29) & (rows_t > -1e29)
             total += ((rows_s - rows_t)[allowed] ** 2).sum() / rows_s.numel()
-    loss = local_scores_loss(student, teacher, relative=False)
+    loss = local_scores_loss(student, teacher, scale="raw")
     torch.testing.assert_close(loss, total / LENGTHS.sum())
 
 
@@ -296,8 +298,8 @@ def test_crf_relative_local_scores_ignore_the_shifts_a_crf_ignores_and_the_scale
     flat = LinearChainCRF(torch.zeros(3, 4, 3, dtype=F64), torch.zeros(3, 3, dtype=F64), LENGTHS)
     torch.testing.assert_close(local_scores_loss(flat, teacher), torch.ones((), dtype=F64))
     # Lin et al.'s raw form is not blind to the shifts
-    raw = local_scores_loss(student, teacher, relative=False)
-    assert not torch.isclose(local_scores_loss(shifted, teacher, relative=False), raw)
+    raw = local_scores_loss(student, teacher, scale="raw")
+    assert not torch.isclose(local_scores_loss(shifted, teacher, scale="raw"), raw)
 
 
 def test_tree_relative_local_scores_are_free_of_the_scale():
@@ -306,13 +308,65 @@ def test_tree_relative_local_scores_are_free_of_the_scale():
     loss = local_scores_loss(DependencyCRF(s, LENGTHS), DependencyCRF(t, LENGTHS))
     scaled = local_scores_loss(DependencyCRF(s * 5, LENGTHS), DependencyCRF(t * 5, LENGTHS))
     torch.testing.assert_close(scaled, loss)
-    raw = local_scores_loss(DependencyCRF(s, LENGTHS), DependencyCRF(t, LENGTHS), relative=False)
+    raw = local_scores_loss(DependencyCRF(s, LENGTHS), DependencyCRF(t, LENGTHS), scale="raw")
     raw_scaled = local_scores_loss(
-        DependencyCRF(s * 5, LENGTHS), DependencyCRF(t * 5, LENGTHS), relative=False
+        DependencyCRF(s * 5, LENGTHS), DependencyCRF(t * 5, LENGTHS), scale="raw"
     )
     torch.testing.assert_close(raw_scaled, 25 * raw)
     flat = local_scores_loss(DependencyCRF(torch.zeros_like(s), LENGTHS), DependencyCRF(t, LENGTHS))
     torch.testing.assert_close(flat, torch.ones((), dtype=F64))
+
+
+def test_spread_local_scores_are_the_relative_error_times_the_teachers_spread():
+    gen = torch.Generator().manual_seed(14)
+    for student, teacher in [
+        (crf(gen), crf(gen)),
+        (DependencyCRF(rand(gen, 3, 5, 5), LENGTHS), DependencyCRF(rand(gen, 3, 5, 5), LENGTHS)),
+    ]:
+        relative = local_scores_loss(student, teacher)
+        flat = type(student)(*[torch.zeros_like(a) for a in _scores(student)], LENGTHS)
+        baseline = local_scores_loss(flat, teacher, scale="spread")
+        # a student that knows nothing: the teacher's root-mean-square centred score
+        spread = local_scores_loss(student, teacher, scale="spread")
+        torch.testing.assert_close(spread, relative * baseline)
+
+
+def _scores(dist):
+    if isinstance(dist, LinearChainCRF):
+        return dist.emissions, dist.transitions
+    return (dist.arc_scores,)
+
+
+@pytest.mark.parametrize("make", ["crf", "tree"])
+def test_spread_local_scores_gradient_is_free_of_the_scale(make):
+    # Both sides' scores times c: the loss grows as c, so its gradient with
+    # respect to the scaled student scores is the unscaled one; "relative"'s
+    # shrinks as 1 / c and "raw"'s grows as c.
+    gen = torch.Generator().manual_seed(15)
+    s, t = rand(gen, 3, 4, 3), rand(gen, 3, 4, 3)
+    s_trans, t_trans = rand(gen, 3, 3), rand(gen, 3, 3)
+    if make == "tree":
+        s, t = rand(gen, 3, 5, 5), rand(gen, 3, 5, 5)
+
+    def gradient(c: float, scale: str) -> Tensor:
+        scores = (s * c).requires_grad_()
+        if make == "crf":
+            student = LinearChainCRF(scores, s_trans * c, LENGTHS)
+            teacher = LinearChainCRF(t * c, t_trans * c, LENGTHS)
+        else:
+            student, teacher = DependencyCRF(scores, LENGTHS), DependencyCRF(t * c, LENGTHS)
+        (grad,) = torch.autograd.grad(local_scores_loss(student, teacher, scale=scale), scores)
+        return grad
+
+    torch.testing.assert_close(gradient(10.0, "spread"), gradient(1.0, "spread"))
+    torch.testing.assert_close(gradient(10.0, "relative"), gradient(1.0, "relative") / 10)
+    torch.testing.assert_close(gradient(10.0, "raw"), gradient(1.0, "raw") * 10)
+
+
+def test_unknown_local_scores_scale_is_refused():
+    gen = torch.Generator().manual_seed(16)
+    with pytest.raises(ValueError, match="scale"):
+        local_scores_loss(crf(gen), crf(gen), scale="variance")
 
 
 def test_crf_relative_local_scores_count_only_the_parts_the_student_allows():

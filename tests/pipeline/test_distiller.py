@@ -59,6 +59,7 @@ METHOD_PAIRS = [
     ("structural", "local"),
     ("token", "local_scores"),
     ("hard", "local_scores_raw"),
+    ("structural", "local_scores_spread"),
 ]
 
 

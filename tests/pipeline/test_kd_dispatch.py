@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from spacy_skd.losses import local_scores_loss
-from spacy_skd.pipeline.kd import summed_kd_loss
+from spacy_skd.pipeline.kd import LOCAL_SCORES, summed_kd_loss
 from spacy_skd.structs import DependencyCRF, LinearChainCRF
 
 
@@ -22,11 +22,20 @@ def tree(seed: int, scale: float = 1.0) -> DependencyCRF:
 
 
 @pytest.mark.parametrize("make", [crf, tree])
-@pytest.mark.parametrize("method,relative", [("local_scores", True), ("local_scores_raw", False)])
-def test_local_scores_methods(make, method, relative):
+@pytest.mark.parametrize(
+    "method,scale",
+    [("local_scores", "relative"), ("local_scores_spread", "spread"), ("local_scores_raw", "raw")],
+)
+def test_local_scores_methods(make, method, scale):
     student, teacher = make(0), make(1, scale=5.0)
-    expected = local_scores_loss(student, teacher, relative=relative) * 6
+    expected = local_scores_loss(student, teacher, scale=scale) * 6
     assert torch.allclose(summed_kd_loss(student, teacher, method, 1.0), expected)
+
+
+def test_the_local_scores_methods_differ():
+    student, teacher = crf(0), crf(1, scale=5.0)
+    values = [summed_kd_loss(student, teacher, m, 1.0) for m in LOCAL_SCORES]
+    assert len({round(float(v), 6) for v in values}) == 3
 
 
 def test_raw_and_relative_differ_with_the_teachers_scale():

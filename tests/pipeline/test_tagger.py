@@ -195,6 +195,7 @@ SUPPORTED = [
     ("local", "softmax", "crf"),
     ("local", "crf", "crf"),
     ("local_scores", "crf", "crf"),
+    ("local_scores_spread", "crf", "crf"),
     ("local_scores_raw", "crf", "crf"),
 ]
 
