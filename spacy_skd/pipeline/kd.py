@@ -11,7 +11,11 @@ from ..losses import local_kd_loss, local_scores_loss, structural_kd_loss
 from ..structs import StructuredDistribution
 
 # The local_scores methods and the `scale` of `local_scores_loss` each uses.
-LOCAL_SCORES = {"local_scores": "relative", "local_scores_spread": "spread", "local_scores_raw": "raw"}
+LOCAL_SCORES = {
+    "local_scores": "relative",
+    "local_scores_spread": "spread",
+    "local_scores_raw": "raw",
+}
 
 
 def summed_kd_loss(

@@ -161,7 +161,15 @@ def rule_teacher(doc, labels, method, objective, weight=1.0):
 
 @pytest.mark.parametrize(
     "method",
-    ["structural", "local", "local_scores", "local_scores_spread", "local_scores_raw", "hard", "token"],
+    [
+        "structural",
+        "local",
+        "local_scores",
+        "local_scores_spread",
+        "local_scores_raw",
+        "hard",
+        "token",
+    ],
 )
 @pytest.mark.parametrize("teacher", OBJECTIVES)
 @pytest.mark.parametrize("student", OBJECTIVES)
