@@ -299,11 +299,11 @@ def local_scores_loss(
     "spread" (centred too) divides the per-token error by the square root of
     that baseline instead, i.e. by the teacher's root-mean-square centred score:
     then the gradient with respect to the student's scores is what it would be
-    with both sides' scores scaled to any common size (on the MiniLM teacher
-    "relative" gives KD gradients 0.03-0.25 the size of the gold loss's,
-    "spread" about 10x larger; bench/README.md). "raw" is Lin et al.'s loss on
+    with both sides' scores scaled to any common size (on the MiniLM teacher's
+    targets, the KD gradient is 0.03-0.25 times the gold loss's with "relative",
+    0.28-0.56 with "spread"; bench/README.md). "raw" is Lin et al.'s loss on
     the raw CRF scores, whose size grows with the square of the teacher's scores
-    (its parser KD gradient is 5x the gold loss's there: it drowns gold).
+    (its parser KD gradient is 4-5x the gold loss's there: it drowns gold).
     Scores are divided by T and the loss multiplied by T^2, so T cancels.
     """
     trees = isinstance(student, ArcFactored) and isinstance(teacher, ArcFactored)
