@@ -301,7 +301,8 @@ def local_scores_loss(
     then the gradient with respect to the student's scores is what it would be
     with both sides' scores scaled to any common size (on the MiniLM teacher's
     targets, the KD gradient is 0.03-0.25 times the gold loss's with "relative",
-    0.28-0.56 with "spread"; bench/README.md). "raw" is Lin et al.'s loss on
+    0.28-0.56 with "spread", which nonetheless trained a worse student than
+    "relative" in the one run made; bench/README.md). "raw" is Lin et al.'s loss on
     the raw CRF scores, whose size grows with the square of the teacher's scores
     (its parser KD gradient is 4-5x the gold loss's there: it drowns gold).
     Scores are divided by T and the loss multiplied by T^2, so T cancels.
