@@ -289,8 +289,8 @@ def local_scores_loss(
     centred per dependent, mean over its possible heads. CRF parts forbidden on
     either side (score NEG) are not matched: they add 0 to the mean.
 
-    `scale` (one of `SCALES`) sets what the summed error is divided by; the
-    divisor is a constant per batch, so the minimiser is the same for all three.
+    `scale` (one of `SCALES`) sets what the summed error is divided by, a
+    constant per batch (so "relative" and "spread" share their minimiser).
     "relative" (the default) makes the loss's value free of the teacher's score
     scale: CRF scores are centred as the arcs are (`_crf_parts`), and the error
     is divided by the one a student with all scores equal would have against
