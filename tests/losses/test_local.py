@@ -329,6 +329,12 @@ def test_spread_local_scores_are_the_relative_error_times_the_teachers_spread():
         # a student that knows nothing: the teacher's root-mean-square centred score
         spread = local_scores_loss(student, teacher, scale="spread")
         torch.testing.assert_close(spread, relative * baseline)
+        if isinstance(student, DependencyCRF):
+            # arcs are centred under every scale: the raw per-word error of a
+            # student that knows nothing is the teacher's mean square
+            raw = local_scores_loss(flat, teacher, scale="raw")
+            torch.testing.assert_close(baseline, raw.sqrt())
+            assert not torch.isclose(baseline, torch.ones((), dtype=F64))
 
 
 def _scores(dist):
