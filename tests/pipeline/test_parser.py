@@ -8,7 +8,7 @@ import pytest
 import spacy
 from spacy.training import Example
 
-from spacy_skd.pipeline.targets import ArcTargets
+from spacy_skd.pipeline.targets import METHODS, ArcTargets
 
 TRAIN = [
     ("I like green eggs", [1, 1, 3, 1], ["nsubj", "ROOT", "amod", "dobj"]),
@@ -159,18 +159,7 @@ def rule_teacher(doc, labels, method, objective, weight=1.0):
     )
 
 
-@pytest.mark.parametrize(
-    "method",
-    [
-        "structural",
-        "local",
-        "local_scores",
-        "local_scores_spread",
-        "local_scores_raw",
-        "hard",
-        "token",
-    ],
-)
+@pytest.mark.parametrize("method", METHODS)
 @pytest.mark.parametrize("teacher", OBJECTIVES)
 @pytest.mark.parametrize("student", OBJECTIVES)
 def test_learns_from_teacher_targets_alone(method, teacher, student):
