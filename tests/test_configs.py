@@ -52,7 +52,7 @@ def teacher_pipeline(corpus, tiny_bert, tmp_path_factory):
 
 
 def test_the_configs_are_shipped():
-    expected = {"teacher_trf", "student_cnn", "student_bilstm", "distill_cnn"}
+    expected = {"teacher_trf", "student_cnn", "student_cnn_gold", "student_bilstm", "distill_cnn"}
     assert {c.stem for c in CONFIGS} >= expected
 
 
