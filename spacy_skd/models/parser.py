@@ -62,7 +62,7 @@ def build_parser_model(
     arc_hidden_width: int = 256,
     label_hidden_width: int = 128,
     dropout: float = 0.1,
-    distance: bool = False,
+    distance: bool = True,
 ) -> Model[List[Doc], ParserScores]:
     """Biaffine arc and label scorer (Dozat & Manning 2017) over `tok2vec`'s
     token vectors, one sentence at a time with a learned ROOT vector in front.
@@ -140,11 +140,13 @@ BUCKET_SIZE = 32
 
 def _forward(model: Model, docs: List[Doc], is_train: bool) -> Tuple[ParserScores, Callable]:
     ops = model.ops
-    vectors, backprop_tok2vec = model.get_ref("tok2vec")(docs, is_train)
     max_length = model.attrs["max_length"]
     spans = [(i, s, e) for i, doc in enumerate(docs) for s, e in sentence_spans(doc, max_length)]
+    if not spans:
+        return _no_sentences(model, docs)
+    vectors, backprop_tok2vec = model.get_ref("tok2vec")(docs, is_train)
     root = model.get_param("root")
-    n_nodes = 1 + max((e - s for _, s, e in spans), default=0)
+    n_nodes = 1 + max(e - s for _, s, e in spans)
     hidden_width = model.get_ref("label_head").get_dim("nO")
     arcs = ops.alloc3f(len(spans), n_nodes, n_nodes)
     label_heads = ops.alloc3f(len(spans), n_nodes, hidden_width)
@@ -207,6 +209,23 @@ def _forward(model: Model, docs: List[Doc], is_train: bool) -> Tuple[ParserScore
         return backprop_tok2vec(d_vectors)
 
     return ParserScores(arcs, label_heads, label_deps, spans), backprop
+
+
+def _no_sentences(model: Model, docs: List[Doc]) -> Tuple[ParserScores, Callable]:
+    """The output for docs without a token: no spans, and zero gradients `[0, width]`
+    per doc. The tok2vec is not run: a BiLSTM or a transformer listener fails on a
+    batch in which no doc has a token."""
+    ops = model.ops
+    hidden_width = model.get_ref("label_head").get_dim("nO")
+    width = model.get_param("root").shape[0]
+    scores = ParserScores(
+        ops.alloc3f(0, 1, 1), ops.alloc3f(0, 1, hidden_width), ops.alloc3f(0, 1, hidden_width), []
+    )
+
+    def backprop(d_scores: ParserScores) -> List[Floats2d]:
+        return [ops.alloc2f(0, width) for _ in docs]
+
+    return scores, backprop
 
 
 def pair_label_scorer(nO: Optional[int] = None, *, distance: bool = False) -> Model:
