@@ -11,7 +11,9 @@ step on fresh leaf tensors (requires_grad=True):
   scores) OUTSIDE the timed region, as a leaf tensor; its distribution object is
   constructed inside (that is only attribute assignment).
 
-Run `python bench/structs.py --help` for the options.
+Run `python bench/structs.py --help` for the options. On a machine shared with
+other work, `OMP_NUM_THREADS=1 python bench/structs.py --threads 1 --clock thread`
+times the CPU time of the one thread doing the work instead of wall time.
 """
 
 from __future__ import annotations
@@ -52,8 +54,16 @@ app = typer.Typer(add_completion=False, help=__doc__.split("\n\n")[0])
 # --------------------------------------------------------------------------- timing
 
 
-def time_in_rounds(cases: dict, warmup: int, repeats: int, rounds: int) -> dict:
-    """Median wall ms of each case `name -> (make_inputs, step)`, timing
+# 'thread' counts only the CPU time of the calling thread, so on a shared machine
+# the time slices other processes take do not land in the timings; with one torch
+# thread all of a step's work runs on the calling thread.
+CLOCKS = {"wall": time.perf_counter, "thread": time.thread_time}
+
+
+def time_in_rounds(
+    cases: dict, warmup: int, repeats: int, rounds: int, clock=time.perf_counter
+) -> dict:
+    """Median ms (by `clock`) of each case `name -> (make_inputs, step)`, timing
     `step(*make_inputs())` with the inputs built outside the timed region, anew for
     every call (fresh leaves, no stale .grad).
 
@@ -74,9 +84,9 @@ def time_in_rounds(cases: dict, warmup: int, repeats: int, rounds: int) -> dict:
                     step(*make_inputs())
                 for _ in range(count):
                     inputs = make_inputs()
-                    start = time.perf_counter()
+                    start = clock()
                     step(*inputs)
-                    times[name].append(time.perf_counter() - start)
+                    times[name].append(clock() - start)
             except Exception as exc:  # noqa: BLE001 - the failure is the result
                 results[name] = f"fails: {short_error(exc)}"
     for name, values in times.items():
@@ -180,7 +190,7 @@ def max_abs(a: torch.Tensor, b: torch.Tensor) -> float:
     return (a.detach().double() - b.detach().double()).abs().max().item()
 
 
-def chain_rows(n, lengths, batch, labels, warmup, repeats, rounds, gen, label):
+def chain_rows(n, lengths, batch, labels, warmup, repeats, rounds, gen, label, clock):
     emissions = torch.randn(batch, n, labels, generator=gen)
     transitions = torch.randn(labels, labels, generator=gen)
 
@@ -225,6 +235,7 @@ def chain_rows(n, lengths, batch, labels, warmup, repeats, rounds, gen, label):
         warmup,
         repeats,
         rounds,
+        clock,
     )
     (ours_ms, ours_sp), (pair_ms, pair_sp) = timed["ours"], timed["ours+pair"]
     (ts_ms, ts_sp), ts_note = split_result(timed["ts"])
@@ -289,7 +300,7 @@ def chain_rows(n, lengths, batch, labels, warmup, repeats, rounds, gen, label):
 
 
 def dependency_row(
-    n, lengths, batch, projective, single_root, warmup, repeats, rounds, gen, label, kd=False
+    n, lengths, batch, projective, single_root, warmup, repeats, rounds, gen, label, kd, clock
 ):
     scores = torch.randn(batch, n + 1, n + 1, generator=gen)
     multiroot = not single_root
@@ -336,7 +347,11 @@ def dependency_row(
         ours_step, ts_step = ours_kd_step, ts_kd_step
 
     timed = time_in_rounds(
-        {"ours": (ours_inputs, ours_step), "ts": (ts_inputs, ts_step)}, warmup, repeats, rounds
+        {"ours": (ours_inputs, ours_step), "ts": (ts_inputs, ts_step)},
+        warmup,
+        repeats,
+        rounds,
+        clock,
     )
     ours_ms, ours_sp = timed["ours"]
     (ts_ms, ts_sp), ts_note = split_result(timed["ts"])
@@ -465,6 +480,12 @@ def main(
     ),
     labels: int = typer.Option(20, help="Number of labels L of the linear-chain CRF."),
     threads: int = typer.Option(2, help="torch.set_num_threads."),
+    clock: str = typer.Option(
+        "wall",
+        help="'wall' (time.perf_counter) or 'thread' (time.thread_time: the CPU time of "
+        "the calling thread, which other processes on a shared machine do not inflate; "
+        "needs --threads 1).",
+    ),
     structures: str = typer.Option(
         "chain,nonproj,proj", help="Comma-separated subset of: chain, nonproj, proj."
     ),
@@ -482,6 +503,9 @@ def main(
     torch.set_num_threads(threads)
     if torch_struct is None:
         raise typer.BadParameter("torch-struct is not installed")
+    if clock not in CLOCKS or (clock == "thread" and threads != 1):
+        raise typer.BadParameter("--clock is 'wall' or 'thread', and 'thread' needs --threads 1")
+    timer = CLOCKS[clock]
     gen = torch.Generator().manual_seed(seed)
     wanted = {s.strip() for s in structures.split(",") if s.strip()}
     unknown = wanted - {"chain", "nonproj", "proj"}
@@ -508,7 +532,9 @@ def main(
     if "chain" in wanted:
         for n, lens, label in cells:
             progress(f"linear chain N={label}")
-            rows += chain_rows(n, lens, batch, labels, warmup, reps(n, "chain"), rounds, gen, label)
+            rows += chain_rows(
+                n, lens, batch, labels, warmup, reps(n, "chain"), rounds, gen, label, timer
+            )
     for kind, projective in (("nonproj", False), ("proj", True)):
         if kind not in wanted:
             continue
@@ -529,6 +555,7 @@ def main(
                             gen,
                             label,
                             kd,
+                            timer,
                         )
                     )
     # Keep each structure's rows together (pair rows after the unary rows).
@@ -546,11 +573,11 @@ def main(
         f"{code_state}; torch {torch.__version__}, torch-struct {ts_version()}, "
         f"Python {platform.python_version()}, {platform.machine()} "
         f"({os.cpu_count()} CPUs visible), torch threads {torch.get_num_threads()}; "
-        f"B={batch}, float32 timings, {rounds} rounds, warm-up {warmup} per block; "
+        f"B={batch}, float32 timings, {clock} clock, {rounds} rounds, warm-up {warmup} per block; "
         f"{datetime.datetime.now().isoformat(timespec='seconds')}; total {elapsed:.0f} s."
     )
     notes = [
-        "Times: median wall ms of one step (build + log Z + marginals + backward of "
+        f"Times: median ms ({clock} clock) of one step (build + log Z + marginals + backward of "
         "logZ.sum(); 'KD step' rows: marginals of a teacher built from the same scores "
         "without grad, then a student's log Z and its backward, as in distillation); "
         "the repetitions are split into blocks and the libraries take turns block by "

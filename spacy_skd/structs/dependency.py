@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import cached_property, partial
+from functools import cached_property
 
 import torch
 from torch import Tensor
@@ -41,12 +41,10 @@ class DependencyCRF(ArcFactored):
         )
         return self._pass_known(temperature, tempered)
 
-    def _log_partition_of(self, arc_scores: Tensor, double_differentiable: bool = False) -> Tensor:
+    def _log_partition_of(self, arc_scores: Tensor) -> Tensor:
         if self.projective:
             return eisner(arc_scores, self.lengths, self.single_root, logsumexp_reduce)
-        log_z = matrix_tree_log_partition(
-            arc_scores, self.word_mask, self.single_root, double_differentiable
-        )
+        log_z = matrix_tree_log_partition(arc_scores, self.word_mask, self.single_root)
         return log_z.to(arc_scores.dtype)
 
     @cached_property
@@ -74,8 +72,8 @@ class DependencyCRF(ArcFactored):
         itself differentiable when the scores require grad."""
         scores, log_z = self._graph
         if scores is self.arc_scores:
-            # Differentiable marginals need a double-differentiable log Z.
-            grad = grad_of(partial(self._log_partition_of, double_differentiable=True), scores)
+            # A pass of its own: a backward through log_partition may have freed its graph.
+            grad = grad_of(self._log_partition_of, scores)
         else:
             (grad,) = torch.autograd.grad(log_z, scores, torch.ones_like(log_z))
         return self._masked(grad)
