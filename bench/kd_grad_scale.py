@@ -26,8 +26,8 @@ from spacy.training import Corpus
 from spacy.training.batchers import minibatch_by_words
 from spacy.util import load_config, load_model_from_config
 
+import spacy_skd.pipeline.labeller as labeller_module
 import spacy_skd.pipeline.parser as parser_module
-import spacy_skd.pipeline.tagger as tagger_module
 from spacy_skd.training.distill import distillation_config
 
 RATIOS: Dict[str, List[float]] = {}
@@ -90,7 +90,7 @@ def main(
     threads: int = typer.Option(1),
 ) -> None:
     torch.set_num_threads(threads)
-    tagger_module.sequence_loss = recording_sequence_loss(tagger_module.sequence_loss)
+    labeller_module.sequence_loss = recording_sequence_loss(labeller_module.sequence_loss)
     parser_module.parser_loss = recording_parser_loss(parser_module.parser_loss)
     config = load_config(config_path, interpolate=False)
     examples = list(Corpus(str(corpus))(spacy.blank(config["nlp"]["lang"])))[:docs]

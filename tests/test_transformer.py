@@ -1,4 +1,4 @@
-"""A transformer teacher without downloads: spacy_skd.testing.make_tiny_bert builds
+"""A transformer teacher without downloads: spacy_skd.teacher.tiny_bert.make_tiny_bert builds
 a tiny random BERT that spacy-transformers loads by path, and skd_tagger trains on
 it through a TransformerListener. Everything here runs offline: the hub is forced
 offline so that an accidental download fails at once instead of hanging."""
@@ -17,7 +17,8 @@ from spacy.util import fix_random_seed
 from thinc.api import Adam
 
 from spacy_skd.teacher.teacher import Teacher, load_teacher
-from spacy_skd.testing import force_hf_offline, make_tiny_bert, tiny_bert_vocab
+from spacy_skd.teacher.tiny_bert import make_tiny_bert, tiny_bert_vocab
+from spacy_skd.testing import force_hf_offline
 
 WIDTH = 32
 N_LAYERS = 2

@@ -16,9 +16,11 @@ import typer
 from torch import Tensor, nn
 
 from ..losses import local_kd_loss, local_scores_loss, structural_kd_loss, token_kd_loss
+from ..progress import progress_bar
 from ..structs import LinearChainCRF, TokenSoftmax
 
-METHODS = ("structural", "local", "local_per_position", "local_scores", "token", "hard")
+# The losses compared; "local_per_position" is local_kd_loss normalised per position.
+DEMO_METHODS = ("structural", "local", "local_per_position", "local_scores", "token", "hard")
 
 
 @dataclass
@@ -48,7 +50,8 @@ def make_batch(gen: torch.Generator, n_sents: int, n_words: int, max_len: int) -
     return Batch(words, lengths)
 
 
-def kd_loss(method: str, student, teacher) -> Tensor:
+def demo_loss(method: str, student, teacher) -> Tensor:
+    """The loss of `method` as a per-token mean."""
     if method == "structural":
         return structural_kd_loss(student, teacher)
     if method == "local":
@@ -80,19 +83,31 @@ def evaluate(student_model: Tagger, teacher_model: Tagger, batch: Batch) -> tupl
 
 
 def run_demo(
-    steps: int = 300, seed: int = 0, n_words: int = 40, n_labels: int = 6, max_len: int = 12
+    steps: int = 300,
+    seed: int = 0,
+    n_words: int = 40,
+    n_labels: int = 6,
+    max_len: int = 12,
+    quiet: bool = True,
 ) -> list:
-    """Train one student per (output layer, method) and return result rows."""
+    """Train one student per (output layer, method) and return result rows; a
+    progress bar over their steps unless `quiet`."""
     gen = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     teacher = Tagger(n_words, n_labels, crf=True, scale=2.0)
     train = make_batch(gen, 256, n_words, max_len)
     held_out = make_batch(gen, 256, n_words, max_len)
+    students = [
+        (layer, method)
+        for layer in ("crf", "softmax")
+        for method in DEMO_METHODS
+        # local KD needs forward-backward on the CRF teacher: see local.py
+        if not (layer == "softmax" and method.startswith("local"))
+    ]
     rows = []
-    for layer in ("crf", "softmax"):
-        for method in METHODS:
-            if layer == "softmax" and method.startswith("local"):
-                continue  # needs forward-backward on the CRF teacher: see local.py
+    with progress_bar(len(students) * steps, unit="step", quiet=quiet) as bar:
+        for layer, method in students:
+            bar.set_description(f"{layer} {method}")
             torch.manual_seed(seed + 1)
             student = Tagger(n_words, n_labels, crf=layer == "crf")
             optimizer = torch.optim.Adam(student.parameters(), lr=0.05)
@@ -101,9 +116,10 @@ def run_demo(
                 optimizer.zero_grad()
                 with torch.no_grad():
                     target = teacher(train)
-                loss = kd_loss(method, student(train), target)
+                loss = demo_loss(method, student(train), target)
                 loss.backward()
                 optimizer.step()
+                bar.update()
             seconds = time.perf_counter() - started
             kl, agreement = evaluate(student, teacher, held_out)
             rows.append((layer, method, kl, agreement, seconds))
@@ -114,13 +130,14 @@ def demo(
     steps: int = typer.Option(300, help="Adam steps per student"),
     seed: int = typer.Option(0, help="Random seed"),
     threads: int = typer.Option(1, help="torch CPU threads (tiny tensors: 1 is fastest)"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar"),
 ) -> None:
     """Distil a synthetic CRF teacher with every KD method and print the result."""
     torch.set_num_threads(threads)
     typer.echo(
         f"Distilling a random CRF teacher into CRF and softmax students ({steps} steps each)"
     )
-    rows = run_demo(steps=steps, seed=seed)
+    rows = run_demo(steps=steps, seed=seed, quiet=quiet)
     typer.echo("| student | method | KL(teacher||student)/token | agreement | seconds |")
     typer.echo("|---|---|---|---|---|")
     for layer, method, kl, agreement, seconds in rows:

@@ -19,7 +19,7 @@ def weights(
     link: Optional[Path] = typer.Option(None, "--link", help="Also make this path a link to it"),
 ) -> None:
     """Print the weights folder to pass as --paths.teacher."""
-    from ..training import weights as found
+    from ..teacher import weights as found
 
     try:
         if install:

@@ -6,7 +6,8 @@ tokens; with a temperature T both sides' scores are divided by T and the loss
 is multiplied by T^2.
 """
 
-from .local import local_kd_loss, local_scores_loss
+from .local import local_kd_loss
+from .local_scores import local_scores_loss
 from .representation import HiddenStateLoss, attention_kd_loss, hidden_state_loss
 from .structural import check_structural_pair, structural_kd_loss
 from .token import token_kd_loss

@@ -25,7 +25,7 @@ from .utils import check_temperature, per_token
 
 TREES = (DependencyCRF, HeadSelection)
 # teacher class -> the student classes it can teach structurally
-SUPPORTED = {
+STRUCTURAL_PAIRS = {
     LinearChainCRF: (LinearChainCRF, TokenSoftmax),
     TokenSoftmax: (LinearChainCRF, TokenSoftmax),
     SemiMarkovCRF: (LinearChainCRF, TokenSoftmax),
@@ -49,11 +49,11 @@ class _Constant:
 
 def check_structural_pair(student: StructuredDistribution, teacher: StructuredDistribution) -> None:
     """Raise a ValueError naming both sides unless `teacher` can teach `student`."""
-    allowed = SUPPORTED.get(type(teacher), ())
+    allowed = STRUCTURAL_PAIRS.get(type(teacher), ())
     if not isinstance(student, allowed):
         pairs = "; ".join(
             f"{t.__name__} -> {', '.join(s.__name__ for s in students)}"
-            for t, students in SUPPORTED.items()
+            for t, students in STRUCTURAL_PAIRS.items()
         )
         raise ValueError(
             f"structural KD from a {type(teacher).__name__} teacher to a "

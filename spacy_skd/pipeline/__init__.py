@@ -1,19 +1,17 @@
 """spaCy components of spacy-skd (registered through setup.cfg entry points)."""
 
+from .labeller import SequenceLabeller
 from .ner import SkdNer, make_ner
 from .parser import SkdParser, make_parser
-from .tagger import SequenceLabeller, SkdTagger, make_tagger, make_tagger_scorer
-from .targets import ArcTargets, SequenceTargets
+from .tagger import SkdTagger, make_tagger, make_tagger_scorer
 
 __all__ = [
     "SequenceLabeller",
     "SkdNer",
     "SkdParser",
-    "make_parser",
-    "ArcTargets",
     "SkdTagger",
     "make_ner",
+    "make_parser",
     "make_tagger",
     "make_tagger_scorer",
-    "SequenceTargets",
 ]

@@ -1,11 +1,11 @@
 """skd_distiller: runs the teacher (once per distinct doc, cached) and hands its
-targets to the student components through the doc (INTERFACES.md section 4).
+targets to the student components through the doc (see docs/design.md).
 
 It sits before the students in the pipeline. In `update` it sets
 `doc._.skd_targets[student]` on every example's predicted doc; the students then
 mix gold and KD in their own loss. Outside training it is an inert pass-through
 that loads no teacher, so a saved student loads and packages without it
-(INTERFACES.md section 6).
+(see docs/design.md, "Saving without the teacher").
 """
 
 from __future__ import annotations
@@ -14,8 +14,6 @@ import warnings
 from dataclasses import dataclass
 from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
-import numpy
-import torch
 from spacy.language import Language
 from spacy.pipeline import DependencyParser, EntityRecognizer, SentenceRecognizer, Tagger
 from spacy.pipeline.trainable_pipe import TrainablePipe
@@ -24,39 +22,16 @@ from spacy.training import Example, validate_examples
 from spacy.vocab import Vocab
 from thinc.api import Model, noop
 
-from ..losses.representation import HIDDEN_KINDS, hidden_state_loss
-from ..teacher import TargetCache, Teacher, from_entry, load_teacher
+from ..methods import METHODS, describe_pairs, methods_for
+from ..targets import EntityTargets, from_entry
+from ..teacher import TargetCache, Teacher, load_teacher
+from ..teacher.cache import LRU, MEMORY_ENTRIES
 from ..teacher.exporters import can_export
-from .base import set_dropout_rate
+from .hidden import check_hidden_settings, hidden_kd_step, size_projection
+from .labeller import SequenceLabeller
 from .ner import SkdNer
 from .parser import SkdParser
-from .stock import STOCK_TOKEN_METHODS, add_token_kd, write_silver
-from .tagger import SequenceLabeller
-from .targets import METHODS, EntityTargets
-
-# Methods by (teacher output, student output). "sequence-*" are taggers (the
-# skd_ner exports its decoding constraints, so it teaches as a CRF); "tree-*"
-# are skd_parsers by training objective.
-ALL = METHODS
-SEQUENCE_METHODS = {
-    ("sequence-crf", "sequence-crf"): ALL,
-    ("sequence-crf", "sequence-softmax"): ("token", "structural", "hard"),
-    ("sequence-softmax", "sequence-crf"): ("token", "structural", "local", "hard"),
-    ("sequence-softmax", "sequence-softmax"): ("token", "structural", "local", "hard"),
-}
-TREE_METHODS = {(f"tree-{t}", f"tree-{s}"): ALL for t in ("crf", "local") for s in ("crf", "local")}
-# spaCy's own components as students (see stock.py).
-STOCK_METHODS = {
-    **{(t, "stock-softmax"): STOCK_TOKEN_METHODS for t in ("sequence-crf", "sequence-softmax")},
-    **{(t, "stock-parser"): ("hard",) for t in ("tree-crf", "tree-local")},
-    ("sequence-crf", "stock-ner"): ("hard",),
-    ("entities", "stock-ner"): ("hard",),
-}
-# A span/entity teacher without scores (spaCy's ner) teaches a BIO/BILUO tagger
-# its best tag sequence (the incompatible-factorisation scenario, see
-# EntityTargets).
-ENTITY_METHODS = {("entities", f"sequence-{layer}"): ("hard",) for layer in ("crf", "softmax")}
-SUPPORTED = {**SEQUENCE_METHODS, **TREE_METHODS, **STOCK_METHODS, **ENTITY_METHODS}
+from .stock import add_token_kd, write_silver
 
 
 @dataclass
@@ -72,8 +47,8 @@ class Pair:
     fallback: Tuple[str, ...] = ()
 
 
-def output_kind(pipe) -> str:
-    """What a component outputs, in the terms of SUPPORTED."""
+def teacher_output(pipe) -> str:
+    """What a component outputs, in the terms of `methods.METHODS_BY_OUTPUTS`."""
     if isinstance(pipe, SkdParser):
         return f"tree-{pipe.cfg['objective']}"
     if isinstance(pipe, SkdNer):
@@ -87,7 +62,7 @@ def output_kind(pipe) -> str:
     return type(pipe).__name__
 
 
-def student_kind(pipe) -> str:
+def student_output(pipe) -> str:
     """What a component learns as: an skd_ner as its output layer; spaCy's own
     components as "stock-softmax", "stock-parser" or "stock-ner"."""
     if isinstance(pipe, SequenceLabeller):
@@ -98,7 +73,7 @@ def student_kind(pipe) -> str:
         return "stock-parser"
     if isinstance(pipe, EntityRecognizer):
         return "stock-ner"
-    return output_kind(pipe)
+    return teacher_output(pipe)
 
 
 @Language.factory(
@@ -114,6 +89,7 @@ def student_kind(pipe) -> str:
         "hidden_layers": [],
         "hidden_loss": "mse",
         "hidden_weight": 1.0,
+        "memory_entries": MEMORY_ENTRIES,
     },
 )
 def make_distiller(
@@ -129,17 +105,15 @@ def make_distiller(
     hidden_layers: List[int],
     hidden_loss: str,
     hidden_weight: float,
+    memory_entries: int,
 ) -> Distiller:
     """Create an skd_distiller.
 
     teacher: path or package name of the teacher pipeline (loaded at initialize,
     never when the trained pipeline is loaded). students: per student component,
     a dict with "teacher" (the teacher's component, default: the same name),
-    "method" (token | structural | local | local_scores | local_scores_spread
-    | local_scores_raw | hard, default structural; local_scores_raw is Lin et
-    al.'s MSE of raw scores, local_scores the same relative to a student that
-    knows nothing, local_scores_spread divided by the teacher's spread of scores),
-    "kd_weight" (alpha in alpha * KD + (1 - alpha) * gold, default
+    "method" (one of `spacy_skd.methods.METHODS`, described there; default
+    structural), "kd_weight" (alpha in alpha * KD + (1 - alpha) * gold, default
     0.5), "temperature" (default 1) and "fallback" (methods to use instead, in
     order, with a warning, where the pair cannot serve "method"; default none:
     an error). cache_dir: a folder that keeps the
@@ -153,6 +127,10 @@ def make_distiller(
     transformer's layers (0 = embeddings, -1 = last) whose mean, pooled to
     tokens, is the target; hidden_loss: "mse" or "cosine"; hidden_weight: its
     weight, summed over tokens like the students' losses.
+    memory_entries: how many docs' teacher targets, and separately how many docs'
+    derived targets (the teacher's marginals), memory holds, the least recently
+    used dropped first; a dropped doc's targets are read back from cache_dir, or
+    without one computed by the teacher again, and its marginals recomputed.
     """
     return Distiller(
         nlp.vocab,
@@ -167,6 +145,7 @@ def make_distiller(
         hidden_layers=hidden_layers,
         hidden_loss=hidden_loss,
         hidden_weight=hidden_weight,
+        memory_entries=memory_entries,
     )
 
 
@@ -188,16 +167,11 @@ class Distiller(TrainablePipe):
         hidden_layers: Sequence[int] = (),
         hidden_loss: str = "mse",
         hidden_weight: float = 1.0,
+        memory_entries: int = MEMORY_ENTRIES,
     ):
         self.vocab = vocab
         self.name = name
-        if hidden_layers and model is None:
-            raise ValueError(
-                f"'{name}': hidden_layers needs a model that maps the student's token "
-                "vectors to the teacher's width (spacy-skd.HiddenProjection.v1)"
-            )
-        if hidden_loss not in HIDDEN_KINDS:
-            raise ValueError(f"'{name}': hidden_loss must be one of {HIDDEN_KINDS}")
+        check_hidden_settings(name, model, hidden_layers, hidden_loss)
         self.model = noop() if model is None else model
         self.cfg = {
             "teacher": teacher,
@@ -209,6 +183,7 @@ class Distiller(TrainablePipe):
             "hidden_layers": list(hidden_layers),
             "hidden_loss": hidden_loss,
             "hidden_weight": hidden_weight,
+            "memory_entries": memory_entries,
         }
         self.pairs = [self._pair(student, spec) for student, spec in self.cfg["students"].items()]
         self.teacher: Optional[Teacher] = None
@@ -217,9 +192,9 @@ class Distiller(TrainablePipe):
         # skd_ner students of an entity teacher: its entities become their tags.
         self._entity_students: Dict[str, SkdNer] = {}
         self.cache: Optional[TargetCache] = None
-        # (doc key, student) -> what the student's loss derived from the targets
-        # (the teacher's marginals): computed in the first epoch, reused after.
-        self._memos: Dict[Tuple[str, str], dict] = {}
+        # doc key -> student -> what the student's loss derived from the targets
+        # (the teacher's marginals): computed at a doc's first step, reused after.
+        self._memos: LRU[str, Dict[str, dict]] = LRU(memory_entries)
         self._labels_checked = False
 
     def _pair(self, student: str, spec: Dict) -> Pair:
@@ -276,13 +251,17 @@ class Distiller(TrainablePipe):
             top_k=self.cfg["top_k"],
             dense_up_to=self.cfg["dense_up_to"],
         )
-        self.cache = TargetCache(self.teacher.fingerprint, self.cfg["cache_dir"])
+        self.cache = TargetCache(
+            self.teacher.fingerprint, self.cfg["cache_dir"], self.cfg["memory_entries"]
+        )
         if self.cfg["hidden_layers"]:
             self._initialize_projection(get_examples)
         self._labels_checked = False
 
     def _check_pair(self, pair: Pair, nlp: Optional[Language], teacher_nlp: Language) -> None:
-        if nlp is not None and pair.student not in nlp.pipe_names:
+        # component_names: a resumed run initializes the distiller with its
+        # (sourced) students disabled
+        if nlp is not None and pair.student not in nlp.component_names:
             raise ValueError(
                 f"'{self.name}': the pipeline has no student component '{pair.student}'; "
                 f"its components: {nlp.pipe_names}"
@@ -303,8 +282,8 @@ class Distiller(TrainablePipe):
                 "morphologizer or senter"
             )
         student_pipe = nlp.get_pipe(pair.student)
-        kinds = (output_kind(teacher_pipe), student_kind(student_pipe))
-        methods = SUPPORTED.get(kinds, ())
+        kinds = (teacher_output(teacher_pipe), student_output(student_pipe))
+        methods = methods_for(*kinds)
         usable = [m for m in pair.fallback if m in methods]
         if pair.method not in methods and usable:
             warnings.warn(
@@ -315,11 +294,10 @@ class Distiller(TrainablePipe):
             )
             pair.method = usable[0]
         if pair.method not in methods:
-            supported = "; ".join(f"{t} -> {s}: {', '.join(m)}" for (t, s), m in SUPPORTED.items())
             raise ValueError(
                 f"'{self.name}': method {pair.method!r} cannot distil the teacher's "
                 f"'{pair.teacher}' ({kinds[0]}) into the student's '{pair.student}' "
-                f"({kinds[1]}); supported: {supported}"
+                f"({kinds[1]}); supported: {describe_pairs()}"
             )
         if isinstance(teacher_pipe, SkdParser) and isinstance(student_pipe, SkdParser):
             teacher_pipe.model.attrs["max_length"] = student_pipe.cfg["max_length"]
@@ -368,7 +346,16 @@ class Distiller(TrainablePipe):
                 if name in example.predicted._.skd_targets:
                     write_silver(example, pipe, example.predicted._.skd_targets[name])
         if self.cfg["hidden_layers"]:
-            losses[self.name] += self._hidden_update(examples, entries, drop, sgd)
+            losses[self.name] += hidden_kd_step(
+                self.model,
+                [eg.predicted for eg in examples],
+                entries,
+                self.cfg["hidden_layers"],
+                self.cfg["hidden_loss"],
+                self.cfg["hidden_weight"],
+                drop=drop,
+                sgd=sgd,
+            )
         return losses
 
     def _initialize_projection(self, get_examples: Callable[[], Iterable[Example]]) -> None:
@@ -378,41 +365,7 @@ class Distiller(TrainablePipe):
             raise ValueError(f"'{self.name}' needs at least one example to initialize")
         doc = self.teacher.doc_for(example.predicted, _gold_sent_starts(example))
         [entry] = self.teacher.annotate([doc])
-        width = entry[f"hidden.{self.cfg['hidden_layers'][0]}"].shape[1]
-        projection = self.model.get_ref("projection")
-        projection.set_dim("nO", width)
-        projection.set_dim("nI", self.model.get_ref("tok2vec").get_dim("nO"))
-        self.model.initialize()
-
-    def _hidden_update(self, examples: List[Example], entries: List[dict], drop, sgd) -> float:
-        """One step of hidden-state KD through the projection: the loss summed
-        over tokens times hidden_weight."""
-        docs = [eg.predicted for eg in examples]
-        set_dropout_rate(self.model, drop)
-        vectors, backprop = self.model.begin_update(docs)
-        real = [i for i, doc in enumerate(docs) if len(doc)]
-        if not real:
-            return 0.0
-        lengths = torch.tensor([len(docs[i]) for i in real])
-        width = vectors[real[0]].shape[1]
-        student = torch.zeros(len(real), int(lengths.max()), width, requires_grad=False)
-        teacher = torch.zeros_like(student)
-        layers = [f"hidden.{layer}" for layer in self.cfg["hidden_layers"]]
-        for row, i in enumerate(real):
-            student[row, : len(docs[i])] = torch.as_tensor(numpy.asarray(vectors[i]))
-            target = numpy.mean([entries[i][name].astype("float32") for name in layers], axis=0)
-            teacher[row, : len(docs[i])] = torch.as_tensor(target)
-        student.requires_grad_()
-        loss = hidden_state_loss(student, teacher, lengths, self.cfg["hidden_loss"])
-        loss = loss * lengths.sum() * self.cfg["hidden_weight"]
-        loss.backward()
-        d_vectors = [self.model.ops.alloc2f(*numpy.asarray(v).shape) for v in vectors]
-        for row, i in enumerate(real):
-            d_vectors[i] = self.model.ops.asarray2f(student.grad[row, : len(docs[i])].numpy())
-        backprop(d_vectors)
-        if sgd is not None:
-            self.finish_update(sgd)
-        return float(loss.detach())
+        size_projection(self.model, entry, self.cfg["hidden_layers"])
 
     def _entries(self, examples: List[Example]) -> Tuple[List[str], List[dict]]:
         docs = [self.teacher.doc_for(eg.predicted, _gold_sent_starts(eg)) for eg in examples]
@@ -429,6 +382,7 @@ class Distiller(TrainablePipe):
 
     def _targets(self, key: str, entry: dict) -> Dict[str, object]:
         targets = {}
+        memos = self._memos.setdefault(key, dict)
         for pair in self.pairs:
             found = from_entry(
                 pair.teacher,
@@ -437,7 +391,7 @@ class Distiller(TrainablePipe):
                 weight=pair.kd_weight,
                 temperature=pair.temperature,
                 dense_up_to=self.cfg["dense_up_to"],
-                memo=self._memos.setdefault((key, pair.student), {}),
+                memo=memos.setdefault(pair.student, {}),
             )
             if found is not None:
                 targets[pair.student] = found

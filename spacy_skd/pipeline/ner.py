@@ -2,7 +2,7 @@
 tags, with a linear-chain CRF (default) or softmax output layer, that learns
 from gold entities and, when a teacher's targets are on the doc, from the
 teacher in the same loss. It shares its model (spacy-skd.Tagger.v1), loss and
-training loop with skd_tagger (`SequenceLabeller`).
+training loop with skd_tagger (`SequenceLabeller`, `labeller.py`).
 
 Tags. `tag_names(labels, scheme)`: O = 0, then per entity label e (the labels
 sorted) BIO: B-e = 1 + 2e, I-e = 2 + 2e; BILUO: B-e = 1 + 4e, I-e = 2 + 4e,
@@ -35,7 +35,8 @@ from spacy.vocab import Vocab
 from thinc.api import Config, Model
 
 from ..structs.semi_markov import SCHEMES
-from .tagger import DEFAULT_TAGGER_MODEL, SequenceLabeller
+from .labeller import SequenceLabeller
+from .tagger import DEFAULT_TAGGER_MODEL
 
 # The tagger's default model with a CRF output layer.
 DEFAULT_NER_MODEL = Config().from_str(DEFAULT_TAGGER_MODEL)["model"]

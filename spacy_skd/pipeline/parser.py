@@ -16,11 +16,12 @@ from spacy.training import Example, validate_examples, validate_get_examples
 from spacy.vocab import Vocab
 from thinc.api import Config, Model
 
+from ..arrays import to_numpy
 from ..models.parser import ParserScores
 from ..structs import mst
+from ..targets import ArcTargets, targets_for
 from .base import LabelledPipe
 from .parser_loss import OBJECTIVES, parser_loss
-from .targets import ArcTargets, targets_for
 
 DEFAULT_PARSER_MODEL = """
 [model]
@@ -96,8 +97,8 @@ def make_parser(
 
 
 class SkdParser(LabelledPipe):
-    """Sets token.head and token.dep_, one sentence at a time (INTERFACES.md
-    section 5): sentences from an upstream senter, or the whole doc."""
+    """Sets token.head and token.dep_, one sentence at a time (see
+    docs/design.md, "Sentences"): sentences from an upstream senter, or the whole doc."""
 
     def __init__(
         self,
@@ -184,14 +185,14 @@ class SkdParser(LabelledPipe):
         scores = self.model.predict(docs)
         if not scores.spans:
             return scores, numpy.zeros((0, 1), dtype="int64"), None
-        arcs = torch.as_tensor(numpy.asarray(scores.arcs, dtype="float32"))
+        arcs = torch.as_tensor(to_numpy(scores.arcs, dtype="float32"))
         heads = mst(arcs, torch.tensor(scores.lengths), single_root=True).numpy()
         at_heads = self._at_heads(scores.label_heads, heads.clip(min=0))
         # heads is -1 at ROOT and padding: no label is scored there
         label_scores = self.model.get_ref("label_scorer").predict(
             (at_heads, scores.label_deps, heads)
         )
-        return scores, heads, numpy.asarray(label_scores)
+        return scores, heads, to_numpy(label_scores)
 
     def teacher_targets(
         self,
@@ -201,18 +202,19 @@ class SkdParser(LabelledPipe):
         weight: float = 0.5,
         temperature: float = 1.0,
     ) -> List[ArcTargets]:
-        """This component's scores on `docs` as a teacher's targets (INTERFACES.md
-        section 4), per doc and parsed sentence: arc scores `[n+1, n+1]`, the MST
+        """This component's scores on `docs` as a teacher's targets (see
+        docs/cache.md), per doc and parsed sentence: arc scores `[n+1, n+1]`, the MST
         heads `[n]` and the label logits at them `[n, L]`, labels named by
         `labels`. The sentences are those `predict` parses (set them first)."""
         docs = list(docs)
         scores, heads, label_scores = self._parse(docs)
+        all_arcs = to_numpy(scores.arcs, dtype="float32")
         per_doc = [([], [], [], []) for _ in docs]
         for k, (i, start, end) in enumerate(scores.spans):
             n = end - start
             spans, arcs, labels, doc_heads = per_doc[i]
             spans.append((start, end))
-            arcs.append(numpy.asarray(scores.arcs[k, : n + 1, : n + 1], dtype="float32"))
+            arcs.append(all_arcs[k, : n + 1, : n + 1])
             labels.append(numpy.asarray(label_scores[k, 1 : n + 1], dtype="float32"))
             doc_heads.append(heads[k, 1 : n + 1].copy())
         return [
@@ -275,7 +277,7 @@ class SkdParser(LabelledPipe):
         the gold heads (and to the teacher's, where targets exist) and
         backpropagated here."""
         n_nodes = scores.arcs.shape[1]
-        arcs = torch.as_tensor(numpy.asarray(scores.arcs, dtype="float32")).requires_grad_()
+        arcs = torch.as_tensor(to_numpy(scores.arcs, dtype="float32")).requires_grad_()
         lengths = torch.tensor(scores.lengths)
         gold_heads = numpy.full((len(scores.spans), n_nodes), -1, dtype="int64")
         gold_labels = numpy.full_like(gold_heads, -1)
@@ -300,7 +302,7 @@ class SkdParser(LabelledPipe):
                 (self._at_heads(scores.label_heads, heads), scores.label_deps, heads),
                 is_train=True,
             )
-            label_scores[name] = torch.as_tensor(numpy.asarray(out, dtype="float32"))
+            label_scores[name] = torch.as_tensor(to_numpy(out, dtype="float32"))
             label_scores[name].requires_grad_()
         loss = parser_loss(
             arcs,

@@ -10,9 +10,11 @@ import torch
 from torch import Tensor
 
 from ..losses import token_kd_loss
+from ..methods import kept_teacher_values, summed_kd_loss
 from ..structs import DependencyCRF, HeadSelection
 from ..structs.utils import NEG
-from .kd import recall_derived, summed_kd_loss
+from .memo import recall_derived
+from .mixing import mix_gold_and_kd
 
 OBJECTIVES = ("crf", "local")
 # Arc scores enter the losses as ARC_CAP * tanh(score / ARC_CAP): |score| < 150
@@ -74,12 +76,6 @@ def label_loss(label_scores: Tensor, heads: Tensor, gold_labels: Tensor) -> Tens
     return -(picked * known).sum(-1)
 
 
-def kd_arc_loss(student, teacher, method: str, temperature: float) -> Tensor:
-    """Scalar arc KD summed over words. "token" on arcs is the per-dependent head
-    distribution, i.e. the local form."""
-    return summed_kd_loss(student, teacher, "local" if method == "token" else method, temperature)
-
-
 def parser_loss(
     arcs: Tensor,
     lengths: Tensor,
@@ -104,16 +100,11 @@ def parser_loss(
     capped (`cap_arcs`) first.
     """
     arcs = cap_arcs(arcs)
-    alphas = torch.tensor([0.0 if t is None else t["weight"] for t in targets]).to(arcs)
     gold, log_z = _gold_arc_loss_and_log_z(arcs, lengths, objective, gold_heads)
     gold = gold + label_loss(labels_at_gold, gold_heads, gold_labels)
-    total = ((1.0 - alphas) * gold).sum()
-    groups: dict = {}
-    for i, target in enumerate(targets):
-        if target is not None and target["weight"] > 0:
-            key = tuple(target[k] for k in ("objective", "method", "weight", "temperature"))
-            groups.setdefault(key, []).append(i)
-    for (teacher_objective, method, weight, temperature), rows in groups.items():
+
+    def kd(key: tuple, rows: List[int]) -> Tensor:
+        teacher_objective, method, temperature = key
         index = torch.tensor(rows, device=arcs.device)
         sub_lengths = lengths[index]
         teacher_arcs = arcs.new_zeros(len(rows), *arcs.shape[1:])
@@ -133,23 +124,21 @@ def parser_loss(
         if log_z is not None:
             student.with_log_partition(log_z[index])
         teacher = arc_distribution(cap_arcs(teacher_arcs), sub_lengths, teacher_objective)
-        memos = [targets[i].get("memo") for i in rows]
-        if isinstance(teacher, DependencyCRF) and all(memo is not None for memo in memos):
-            recall_derived(
-                teacher,
-                memos,
-                [int(n) + 1 for n in sub_lengths],
-                arcs.shape[1],
-                # the other methods read no marginals ("token" is the local form)
-                ("marginals",) if method == "structural" else (),
-                temperature,
-                {"marginals": 2},
-            )
-        kd = kd_arc_loss(student, teacher, method, temperature)
-        student_labels = labels_at_teacher[index][:, 1:]
-        n_words = sub_lengths.sum()
-        kd = kd + n_words * token_kd_loss(
-            student_labels, teacher_labels[:, 1:], sub_lengths, temperature
+        recall_derived(
+            teacher,
+            [targets[i].get("memo") for i in rows],
+            [int(n) + 1 for n in sub_lengths],
+            arcs.shape[1],
+            kept_teacher_values(method, student, teacher),
+            temperature,
+            {"marginals": 2},
         )
-        total = total + weight * kd
-    return total
+        student_labels = labels_at_teacher[index][:, 1:]
+        labels_kd = token_kd_loss(student_labels, teacher_labels[:, 1:], sub_lengths, temperature)
+        return summed_kd_loss(student, teacher, method, temperature) + sub_lengths.sum() * labels_kd
+
+    weights = [0.0 if t is None else t["weight"] for t in targets]
+    groups = [
+        None if t is None else (t["objective"], t["method"], t["temperature"]) for t in targets
+    ]
+    return mix_gold_and_kd(gold, weights, groups, kd)

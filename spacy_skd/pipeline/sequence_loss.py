@@ -8,15 +8,12 @@ from typing import List, Optional, Tuple
 import torch
 from torch import Tensor
 
-from ..losses import token_kd_loss
+from ..methods import kept_teacher_values, summed_kd_loss
 from ..structs import LinearChainCRF, TokenSoftmax
 from ..structs.utils import NEG
-from .kd import recall_derived, summed_kd_loss
-from .targets import SequenceTargets
-
-# What a method reads of a CRF teacher that needs its forward-backward, so is
-# worth keeping per doc (the token method reads the unary marginals only).
-DERIVED = {"structural": ("marginals", "transition_counts"), "token": ("marginals",)}
+from ..targets import SequenceTargets
+from .memo import recall_derived
+from .mixing import mix_gold_and_kd
 
 
 def build_distribution(
@@ -80,25 +77,6 @@ def _gold_loss_and_log_z(
     return log_z - both[len(lengths) :], log_z
 
 
-def kd_loss(student, teacher, method: str, temperature: float) -> Tensor:
-    """Scalar: the KD loss summed over the sentences' tokens (the losses return a
-    per-token mean)."""
-    shared = summed_kd_loss(student, teacher, method, temperature)
-    if shared is not None:
-        return shared
-    # "token": per-token distributions. A CRF teacher's is its unary marginals at
-    # temperature T, passed as logits T * log(marginal) so the loss's / T undoes it;
-    # a CRF student's is the softmax of its emissions.
-    if isinstance(teacher, LinearChainCRF):
-        marginals = teacher.tempered(temperature).marginals
-        teacher_scores = marginals.clamp(min=1e-30).log() * temperature
-    else:
-        teacher_scores = teacher.logits
-    student_scores = student.emissions if isinstance(student, LinearChainCRF) else student.logits
-    n_tokens = student.lengths.sum()
-    return token_kd_loss(student_scores, teacher_scores, student.lengths, temperature) * n_tokens
-
-
 def sequence_loss(
     student_scores: Tensor,
     lengths: Tensor,
@@ -116,43 +94,38 @@ def sequence_loss(
     doc, a teacher's SequenceTargets or None; label_smoothing: of the gold
     targets of a softmax student (see `gold_loss`).
     """
-    alphas = torch.tensor(
-        [0.0 if t is None else t.weight for t in targets],
-        dtype=student_scores.dtype,
-        device=student_scores.device,
-    )
     gold_losses, log_z = _gold_loss_and_log_z(student_scores, lengths, crf, gold, label_smoothing)
-    total = ((1.0 - alphas) * gold_losses).sum()
-    groups: dict = {}
-    for i, target in enumerate(targets):
-        if target is not None and target.weight > 0:
-            key = (target.method, target.weight, target.temperature, target.is_crf)
-            groups.setdefault(key, []).append(i)
-    for (method, weight, temperature, _), rows in groups.items():
+
+    def kd(key: tuple, rows: List[int]) -> Tensor:
+        method, temperature, _ = key
         index = torch.tensor(rows, device=student_scores.device)
         student = build_distribution(student_scores[index], lengths[index], crf)
         if log_z is not None:
             student.with_log_partition(log_z[index])
         group = [targets[i] for i in rows]
-        teacher = _teacher_distribution(group, student_scores, lengths[index])
-        if isinstance(teacher, LinearChainCRF):
-            names = DERIVED.get(method, ())
-            if not isinstance(student, LinearChainCRF):
-                names = tuple(name for name in names if name != "transition_counts")
-            recall_derived(
-                teacher,
-                [target.memo for target in group],
-                [int(n) for n in lengths[index]],
-                student_scores.shape[1],
-                names,
-                temperature,
-                {"marginals": 1, "transition_counts": 0},
-            )
-        total = total + weight * kd_loss(student, teacher, method, temperature)
-    return total
+        teacher = teacher_distribution(group, student_scores, lengths[index])
+        recall_derived(
+            teacher,
+            [target.memo for target in group],
+            [int(n) for n in lengths[index]],
+            student_scores.shape[1],
+            kept_teacher_values(method, student, teacher),
+            temperature,
+            {"marginals": 1, "transition_counts": 0},
+        )
+        return summed_kd_loss(student, teacher, method, temperature)
+
+    weights = [0.0 if t is None else t.weight for t in targets]
+    groups = [None if t is None else (t.method, t.temperature, t.is_crf) for t in targets]
+    return mix_gold_and_kd(gold_losses, weights, groups, kd)
 
 
-def _teacher_distribution(targets: List[SequenceTargets], like: Tensor, lengths: Tensor):
+def teacher_distribution(
+    targets: List[SequenceTargets], like: Tensor, lengths: Tensor
+) -> LinearChainCRF | TokenSoftmax:
+    """The teacher's distribution over the docs of `targets` (all CRF or all
+    softmax), its scores padded to `like`'s `[B, N, L]` shape, dtype and device;
+    lengths: `[B]`."""
     n_max, n_labels = like.shape[1], like.shape[2]
     scores = like.new_zeros(len(targets), n_max, n_labels)
     for row, target in enumerate(targets):

@@ -1,4 +1,4 @@
-"""KD for spaCy's own components as students (INTERFACES.md section 4), without
+"""KD for spaCy's own components as students (see docs/methods.md), without
 editing spaCy.
 
 - `tagger`, `morphologizer`, `senter` (softmax outputs): `add_token_kd` wraps the
@@ -25,42 +25,19 @@ from spacy.pipeline import DependencyParser, EntityRecognizer
 from spacy.tokens import Span
 from spacy.training import Example
 
-from ..structs import LinearChainCRF
+from ..arrays import to_numpy
+from ..methods import STOCK_TOKEN_METHODS, summed_kd_loss
+from ..structs import TokenSoftmax
+from ..targets import ArcTargets, EntityTargets, SequenceTargets, targets_for
 from .ner import tags_to_spans
-from .targets import ArcTargets, EntityTargets, SequenceTargets, targets_for
-
-STOCK_TOKEN_METHODS = ("token", "hard")
-
-
-def teacher_token_probabilities(targets: SequenceTargets, temperature: float) -> numpy.ndarray:
-    """`[n, L]` the teacher's per-token distribution at temperature T: softmax of
-    its logits, or its CRF's unary marginals."""
-    scores = torch.as_tensor(targets.scores, dtype=torch.float64)
-    if not targets.is_crf:
-        return torch.softmax(scores / temperature, dim=-1).numpy()
-    crf = _crf(targets, scores)
-    return crf.tempered(temperature).marginals[0].numpy()
+from .sequence_loss import teacher_distribution
 
 
 def teacher_best(targets: SequenceTargets) -> numpy.ndarray:
     """`[n]` the teacher's best label ids: argmax, or Viterbi for a CRF."""
-    scores = torch.as_tensor(targets.scores, dtype=torch.float64)
-    if not targets.is_crf:
-        return scores.argmax(-1).numpy()
-    return _crf(targets, scores).argmax[0].numpy()
-
-
-def _crf(targets: SequenceTargets, scores: torch.Tensor) -> LinearChainCRF:
-    def param(name: str) -> torch.Tensor:
-        return torch.as_tensor(getattr(targets, name), dtype=torch.float64)
-
-    return LinearChainCRF(
-        scores[None],
-        param("transitions"),
-        torch.tensor([len(scores)]),
-        param("start"),
-        param("end"),
-    )
+    like = torch.zeros(1, *targets.scores.shape, dtype=torch.float64)
+    lengths = torch.tensor([len(targets.scores)])
+    return teacher_distribution([targets], like, lengths).argmax[0].numpy()
 
 
 def add_token_kd(pipe) -> None:
@@ -76,34 +53,33 @@ def add_token_kd(pipe) -> None:
             targets = targets_for(example.predicted, pipe.name, tuple(pipe.labels))
             if targets is None or targets.weight == 0 or not len(example.predicted):
                 continue
-            kd_grad, kd_loss = _token_kd(numpy.asarray(scores[i], dtype="float64"), targets)
+            kd_grad, kd_value = token_kd(to_numpy(scores[i], dtype="float64"), targets)
+            kd_grad = pipe.model.ops.asarray(kd_grad)
             alpha = targets.weight
             d_scores[i] = ((1 - alpha) * d_scores[i] + alpha * kd_grad).astype(d_scores[i].dtype)
-            loss += alpha * kd_loss
+            loss += alpha * kd_value
         return loss, d_scores
 
     pipe.get_loss = get_loss
 
 
-def _token_kd(probabilities: numpy.ndarray, targets: SequenceTargets):
-    """(gradient w.r.t. the student's logits, loss) of token KD or hard KD, summed
-    over tokens; `probabilities` are the student's (its softmax in training)."""
+def token_kd(probabilities: numpy.ndarray, targets: SequenceTargets) -> tuple:
+    """(gradient `[n, L]` w.r.t. the student's logits, loss) of token or hard KD,
+    summed over tokens; `probabilities` `[n, L]` are the student's (its softmax in
+    training), whose logs are logits of the same softmax."""
     if targets.method not in STOCK_TOKEN_METHODS:
         raise ValueError(
             f"spaCy's own components learn from teachers by {STOCK_TOKEN_METHODS}, "
             f"not {targets.method!r}"
         )
     log_p = numpy.log(numpy.clip(probabilities, 1e-30, None))
-    if targets.method == "hard":
-        best = teacher_best(targets)
-        one_hot = numpy.eye(probabilities.shape[1])[best]
-        return probabilities - one_hot, float(-log_p[numpy.arange(len(best)), best].sum())
-    T = targets.temperature
-    teacher = teacher_token_probabilities(targets, T)
-    student = numpy.exp(log_p / T)
-    student /= student.sum(-1, keepdims=True)
-    log_ratio = numpy.log(numpy.clip(teacher, 1e-30, None)) - numpy.log(student)
-    return T * (student - teacher), float(T**2 * (teacher * log_ratio).sum())
+    logits = torch.as_tensor(log_p, dtype=torch.float64)[None].requires_grad_()
+    lengths = torch.tensor([len(probabilities)])
+    student = TokenSoftmax(logits, lengths)
+    teacher = teacher_distribution([targets], logits.detach(), lengths)
+    loss = summed_kd_loss(student, teacher, targets.method, targets.temperature)
+    loss.backward()
+    return logits.grad[0].numpy(), float(loss)
 
 
 def write_silver(example: Example, pipe, targets) -> bool:

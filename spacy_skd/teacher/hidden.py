@@ -7,6 +7,8 @@ from typing import List, Sequence
 import numpy
 from spacy.tokens import Doc
 
+from ..arrays import to_numpy
+
 
 def pooled_hidden_states(doc: Doc, layers: Sequence[int]) -> List[numpy.ndarray]:
     """Per layer in `layers` (indices into the model's `hidden_states`: 0 = the
@@ -26,14 +28,14 @@ def pooled_hidden_states(doc: Doc, layers: Sequence[int]) -> List[numpy.ndarray]
             "the teacher's transformer returns no hidden states: set "
             'transformer_config = {"output_hidden_states": true} in its config'
         )
-    lengths = numpy.asarray(trf_data.align.lengths, dtype="int64")
-    rows = numpy.asarray(trf_data.align.dataXd, dtype="int64").ravel()
+    lengths = to_numpy(trf_data.align.lengths, dtype="int64")
+    rows = to_numpy(trf_data.align.dataXd, dtype="int64").ravel()
     owners = numpy.repeat(numpy.arange(len(lengths)), lengths)
     pooled = []
     for layer in layers:
         if not -len(states) <= layer < len(states):
             raise ValueError(f"layer {layer} does not exist: the teacher has {len(states)}")
-        state = numpy.asarray(states[layer])
+        state = to_numpy(states[layer])
         flat = state.reshape(-1, state.shape[-1])
         sums = numpy.zeros((len(lengths), flat.shape[1]), dtype="float32")
         numpy.add.at(sums, owners, flat[rows])

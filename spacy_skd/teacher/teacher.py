@@ -22,8 +22,9 @@ from spacy.pipeline import SentenceRecognizer, Sentencizer
 from spacy.tokens import Doc
 from thinc.api import Model
 
+from ..targets import to_entry
 from .cache import Entry, doc_key
-from .exporters import can_export, export, to_entry
+from .exporters import can_export, export
 from .hidden import pooled_hidden_states
 
 HIDDEN = "hidden"

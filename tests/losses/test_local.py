@@ -5,7 +5,7 @@ import torch
 from torch import Tensor
 
 from spacy_skd.losses import local_kd_loss, local_scores_loss
-from spacy_skd.losses.local import SCALES
+from spacy_skd.losses.local_scores import SCALES
 from spacy_skd.structs import DependencyCRF, HeadSelection, LinearChainCRF, TokenSoftmax
 
 F64 = torch.float64

@@ -6,7 +6,7 @@ import pytest
 import spacy
 from spacy.training import Example
 
-from spacy_skd.pipeline.targets import EntityTargets
+from spacy_skd.targets import EntityTargets
 from tests.small_teacher import TOK2VEC
 
 ENTS = [

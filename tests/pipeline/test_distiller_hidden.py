@@ -8,37 +8,10 @@ import spacy
 from spacy.training import Example
 
 from spacy_skd.teacher import pooled_hidden_states
-from spacy_skd.testing import force_hf_offline, make_tiny_bert
 from tests.small_teacher import GOLD
 
 WIDTH = 32
-LISTENER = {
-    "@architectures": "spacy-transformers.TransformerListener.v1",
-    "grad_factor": 1.0,
-    "pooling": {"@layers": "reduce_mean.v1"},
-}
 TEXTS = ["They like eggs", "I eat green ham", "the dog ran home"]
-
-
-@pytest.fixture(scope="module")
-def trf_teacher(tmp_path_factory):
-    with pytest.MonkeyPatch.context() as monkeypatch:
-        force_hf_offline(monkeypatch)
-        bert = make_tiny_bert(tmp_path_factory.mktemp("bert"), seed=0)
-        nlp = spacy.blank("en")
-        model = {
-            "@architectures": "spacy-transformers.TransformerModel.v3",
-            "name": str(bert),
-            "tokenizer_config": {"use_fast": True},
-            "transformer_config": {"output_hidden_states": True},
-        }
-        nlp.add_pipe("transformer", config={"model": model})
-        nlp.add_pipe("skd_tagger", name="tagger", config={"model": {"tok2vec": LISTENER}})
-        exs = [Example.from_dict(nlp.make_doc(t), {"tags": tags}) for t, tags, _, _ in GOLD]
-        nlp.initialize(lambda: exs)
-        path = tmp_path_factory.mktemp("trf") / "teacher"
-        nlp.to_disk(path)
-        yield path
 
 
 def test_pooled_states_average_each_tokens_wordpieces(trf_teacher):

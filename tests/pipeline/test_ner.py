@@ -15,9 +15,9 @@ from spacy.training import Example, iob_to_biluo
 from spacy.training.iob_utils import doc_to_biluo_tags
 from spacy.util import fix_random_seed, minibatch
 
-from spacy_skd.pipeline import SequenceTargets
 from spacy_skd.pipeline.ner import gold_tags, tag_names, transition_constraints
 from spacy_skd.structs import SemiMarkovCRF
+from spacy_skd.targets import SequenceTargets
 from spacy_skd.training.convert import convert_corpus
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "ewt_sample"

@@ -1,5 +1,5 @@
 """skd_parser: overfitting, valid trees, sentences and the length cap, round
-trips, missing annotation, teacher targets."""
+trips, docs without tokens, missing annotation, teacher targets."""
 
 import pickle
 
@@ -8,7 +8,8 @@ import pytest
 import spacy
 from spacy.training import Example
 
-from spacy_skd.pipeline.targets import METHODS, ArcTargets
+from spacy_skd.methods import METHODS
+from spacy_skd.targets import ArcTargets
 
 TRAIN = [
     ("I like green eggs", [1, 1, 3, 1], ["nsubj", "ROOT", "amod", "dobj"]),
@@ -123,6 +124,43 @@ def test_pipe_with_two_processes_and_empty_docs():
     docs = list(nlp.pipe(texts, batch_size=2, n_process=2))
     assert [t.head.i for t in docs[1]] == [t.head.i for t in nlp("I like ham")]
     assert all(is_tree(doc) for doc in docs if len(doc))
+
+
+# A BiLSTM cannot take a batch in which no doc has a token.
+BILSTM_TOK2VEC = {
+    "@layers": "chain.v1",
+    "*": {
+        "cnn": {
+            "@architectures": "spacy.HashEmbedCNN.v2",
+            "pretrained_vectors": None,
+            "width": 32,
+            "depth": 1,
+            "embed_size": 500,
+            "window_size": 1,
+            "maxout_pieces": 3,
+            "subword_features": True,
+        },
+        "bilstm": {
+            "@architectures": "spacy.TorchBiLSTMEncoder.v1",
+            "width": 32,
+            "depth": 1,
+            "dropout": 0.0,
+        },
+    },
+}
+
+
+def test_docs_without_tokens_do_not_reach_the_tok2vec():
+    nlp = make_nlp("crf", model={"tok2vec": BILSTM_TOK2VEC})
+    train(nlp, examples(nlp), steps=2)
+    model = nlp.get_pipe("skd_parser").model
+    scores, backprop = model.begin_update([nlp.make_doc(""), nlp.make_doc("")])
+    assert scores.spans == [] and scores.arcs.shape[0] == 0
+    assert [d_vectors.shape for d_vectors in backprop(scores)] == [(0, 32), (0, 32)]
+    assert len(nlp("")) == 0
+    docs = list(nlp.pipe(["", "", "I like ham", ""], batch_size=2))
+    assert [len(doc) for doc in docs] == [0, 0, 3, 0]
+    assert is_tree(docs[2])
 
 
 @pytest.mark.parametrize("objective", OBJECTIVES)

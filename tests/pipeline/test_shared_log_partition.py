@@ -9,8 +9,8 @@ import torch
 from spacy_skd.losses import structural_kd_loss
 from spacy_skd.pipeline.parser_loss import cap_arcs, gold_arc_loss, parser_loss
 from spacy_skd.pipeline.sequence_loss import gold_loss, sequence_loss
-from spacy_skd.pipeline.targets import SequenceTargets
 from spacy_skd.structs import DependencyCRF, LinearChainCRF
+from spacy_skd.targets import SequenceTargets
 
 D = torch.float64
 pytestmark = pytest.mark.filterwarnings("ignore")

@@ -10,7 +10,7 @@ from spacy.tokens import Token
 from spacy.training import Example
 from spacy.util import fix_random_seed
 
-from spacy_skd.pipeline import SequenceTargets
+from spacy_skd.targets import SequenceTargets
 
 TRAIN = [
     ("I like green eggs", ["N", "V", "J", "N"]),
@@ -185,7 +185,7 @@ def teacher_targets(doc, labels, method, output_layer, weight=1.0):
     return SequenceTargets(scores, method=method, weight=weight, **crf)
 
 
-SUPPORTED = [
+SEQUENCE_PAIRS = [
     (method, teacher, student)
     for method in ("token", "structural", "hard")
     for teacher in OUTPUT_LAYERS
@@ -200,7 +200,7 @@ SUPPORTED = [
 ]
 
 
-@pytest.mark.parametrize("method,teacher,student", SUPPORTED)
+@pytest.mark.parametrize("method,teacher,student", SEQUENCE_PAIRS)
 def test_learns_from_teacher_targets_alone(method, teacher, student):
     """Docs without gold, only a teacher's targets: the student learns the teacher."""
     nlp = make_nlp(student)

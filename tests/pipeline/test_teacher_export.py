@@ -1,5 +1,5 @@
 """A trained skd_* component serves as a teacher: `teacher_targets` exports its
-scores (INTERFACES.md section 4) and a fresh student learns its predictions from
+scores (see docs/design.md) and a fresh student learns its predictions from
 them alone, labels matched by name whatever their order."""
 
 import numpy
@@ -7,7 +7,7 @@ import pytest
 import spacy
 from spacy.training import Example
 
-from spacy_skd.pipeline.targets import SequenceTargets, in_label_order
+from spacy_skd.targets import SequenceTargets, in_label_order
 
 TAGS = [
     ("I like green eggs", ["N", "V", "J", "N"]),

@@ -9,8 +9,8 @@ import torch
 
 from spacy_skd.pipeline.parser_loss import parser_loss
 from spacy_skd.pipeline.sequence_loss import sequence_loss
-from spacy_skd.pipeline.targets import SequenceTargets, in_label_order
 from spacy_skd.structs import LinearChainCRF
+from spacy_skd.targets import SequenceTargets, in_label_order
 
 D = torch.float64
 LABELS = ("A", "B", "C", "D")

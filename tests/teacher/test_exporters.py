@@ -4,10 +4,9 @@ and as top-k heads that keep the teacher's tree."""
 import numpy
 import torch
 
-from spacy_skd.pipeline.targets import ArcTargets, SequenceTargets
 from spacy_skd.structs import DependencyCRF
+from spacy_skd.targets import ArcTargets, SequenceTargets, from_entry, to_entry
 from spacy_skd.teacher.cache import TargetCache
-from spacy_skd.teacher.exporters import from_entry, to_entry
 
 SETTINGS = {"method": "structural", "weight": 0.5, "temperature": 2.0}
 

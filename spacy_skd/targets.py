@@ -1,9 +1,18 @@
-"""Teacher targets as they reach a student component: through the doc.
+"""The targets a teacher hands its students, and how a cache stores them.
 
-The distiller (or anyone) sets `doc._.skd_targets[component_name]` on the
-predicted docs before the students' `update`; each `skd_*` component's loss
-mixes them with gold (INTERFACES.md section 4). Scores are the teacher's, in
-the student's label order; marginals are computed from them at loss time.
+`SequenceTargets` (a tagger's or skd_ner's scores), `ArcTargets` (a parser's,
+per sentence) and `EntityTargets` (entities without scores) are made by the
+teacher (`teacher.exporters`), stored (`to_entry` / `from_entry`) and read by
+the students: the distiller (or anyone) sets `doc._.skd_targets[component_name]`
+on the predicted docs before the students' `update`, and each student's loss
+mixes them with gold. Scores are the teacher's, label columns named; a student
+reads them in its own label order (`targets_for`, `in_label_order`); marginals
+are computed from them at loss time.
+
+In a cache entry a parser's arcs are stored in full up to `dense_up_to` words; a
+longer sentence keeps, per dependent, its `top_k` best word heads, its ROOT score
+and the head the teacher's tree gives it (so the teacher's tree stays a tree of
+the stored support); the other arcs come back as impossible.
 """
 
 from __future__ import annotations
@@ -14,17 +23,12 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 import numpy
 from spacy.tokens import Doc
 
-from ..structs.utils import NEG
+from .arrays import to_numpy
+from .methods import METHODS
+from .structs.utils import NEG
 
-METHODS = (
-    "token",
-    "structural",
-    "local",
-    "local_scores",
-    "local_scores_spread",
-    "local_scores_raw",
-    "hard",
-)
+# Where stored float16 scores mean "impossible": float16 turns -1e30 into -inf.
+IMPOSSIBLE = -6e4
 
 if not Doc.has_extension("skd_targets"):
     Doc.set_extension("skd_targets", default=None)
@@ -88,7 +92,7 @@ class ArcTargets:
     """A teacher's scores on one doc for a parser student, per parsed sentence.
 
     spans: `(start, end)` token offsets of the sentences, the student's spans
-    (gold sentences in training; see INTERFACES.md section 5); arcs: per
+    (gold sentences in training, else the teacher's); arcs: per
     sentence `[n+1, n+1]` arc scores (`[head, dependent]`, 0 = ROOT); labels: per
     sentence `[n, L]` label logits of each word at its teacher head `heads [n]`
     (0 = ROOT), in the student's label order; objective: the teacher's arc
@@ -202,3 +206,135 @@ def in_label_order(targets: Targets, names: Sequence[str], component: str = "stu
             "end": columns(targets.end),
         }
     return replace(targets, scores=columns(targets.scores), labels=tuple(names), memo=memo, **crf)
+
+
+def to_entry(prefix: str, targets: Targets, top_k: int = 8, dense_up_to: int = 64) -> dict:
+    """The arrays of one doc's targets, names starting with `prefix`."""
+    if isinstance(targets, EntityTargets):
+        offsets = [(start, end) for start, end, _ in targets.entities]
+        return {
+            f"{prefix}.entities": numpy.asarray(offsets, dtype="int32").reshape(-1, 2),
+            f"{prefix}.entity_labels": numpy.asarray(
+                [label for _, _, label in targets.entities], dtype="U"
+            ).reshape(-1),
+        }
+    if isinstance(targets, SequenceTargets):
+        scores = to_numpy(targets.scores)
+        entry = {"scores": scores, "labels": numpy.asarray(targets.labels, dtype="U")}
+        if targets.is_crf:
+            crf = [targets.transitions, targets.start, targets.end]
+            entry.update(zip(("transitions", "start", "end"), (_storable(a) for a in crf)))
+        return {f"{prefix}.{name}": value for name, value in entry.items()}
+    all_heads = [to_numpy(heads) for heads in targets.heads]
+    all_labels = [to_numpy(labels) for labels in targets.labels]
+    dense, index, values, roots = [], [], [], []
+    for arcs, heads in zip(targets.arcs, all_heads):
+        arcs = to_numpy(arcs)
+        n = len(heads)
+        if n <= dense_up_to:
+            dense.append(_storable(arcs).ravel())
+            continue
+        k = min(top_k, n - 1)
+        word_heads = numpy.asarray(arcs[1:, 1:], dtype="float32").copy()
+        numpy.fill_diagonal(word_heads, -numpy.inf)
+        best = 1 + numpy.argsort(-word_heads, axis=0)[:k].T
+        missing = (heads > 0) & ~(best == heads[:, None]).any(axis=1)
+        best[missing, -1] = heads[missing]
+        index.append(best)
+        values.append(numpy.take_along_axis(arcs[:, 1:].T, best, axis=1))
+        roots.append(arcs[0, 1:])
+    entry = {
+        "spans": numpy.asarray(targets.spans, dtype="int32").reshape(-1, 2),
+        "heads": numpy.concatenate(all_heads or [numpy.zeros(0)]).astype("int32"),
+        "labels": numpy.concatenate(all_labels or [numpy.zeros((0, 0))]),
+        "label_names": numpy.asarray(targets.label_names, dtype="U"),
+        "objective": numpy.asarray(targets.objective),
+        "dense": numpy.concatenate(dense or [numpy.zeros(0)]),
+        "top_heads": numpy.concatenate(index or [numpy.zeros((0, 0))]).astype("int32"),
+        "top_scores": _storable(numpy.concatenate(values or [numpy.zeros((0, 0))])),
+        "root_scores": numpy.concatenate(roots or [numpy.zeros(0)]),
+    }
+    return {f"{prefix}.{name}": value for name, value in entry.items()}
+
+
+def from_entry(
+    prefix: str,
+    entry: dict,
+    *,
+    method: str,
+    weight: float,
+    temperature: float,
+    dense_up_to: int = 64,
+    memo: Optional[dict] = None,
+) -> Optional[Targets]:
+    """The targets stored under `prefix` in `entry` (float32), or None. `memo`:
+    the dict the targets keep what their loss derives in (see SequenceTargets)."""
+
+    def get(name: str) -> Optional[numpy.ndarray]:
+        value = entry.get(f"{prefix}.{name}")
+        return None if value is None else value
+
+    settings = {"method": method, "weight": weight, "temperature": temperature}
+    if get("entities") is not None:
+        labels = [str(label) for label in get("entity_labels")]
+        entities = [(int(s), int(e), label) for (s, e), label in zip(get("entities"), labels)]
+        return EntityTargets(entities, **settings)
+    if get("scores") is not None:
+        crf = {name: _float(get(name)) for name in ("transitions", "start", "end")}
+        return SequenceTargets(
+            _float(get("scores")),
+            labels=tuple(str(label) for label in get("labels")),
+            **(crf if crf["transitions"] is not None else {}),
+            **settings,
+            **({} if memo is None else {"memo": memo}),
+        )
+    if get("spans") is None:
+        return None
+    spans = [tuple(int(x) for x in span) for span in get("spans")]
+    heads_flat, labels_flat = get("heads"), _float(get("labels"))
+    dense, top_heads, top_scores, roots = (
+        _float(get(n)) if n != "top_heads" else get(n)
+        for n in ("dense", "top_heads", "top_scores", "root_scores")
+    )
+    arcs, heads, labels = [], [], []
+    word = dense_at = sparse_at = 0
+    for start, end in spans:
+        n = end - start
+        heads.append(heads_flat[word : word + n].astype("int64"))
+        labels.append(labels_flat[word : word + n])
+        word += n
+        if n <= dense_up_to:
+            size = (n + 1) ** 2
+            arcs.append(dense[dense_at : dense_at + size].reshape(n + 1, n + 1))
+            dense_at += size
+            continue
+        matrix = numpy.full((n + 1, n + 1), NEG, dtype="float32")
+        columns = numpy.arange(1, n + 1)
+        rows = slice(sparse_at, sparse_at + n)
+        matrix[top_heads[rows].T, columns[None, :]] = top_scores[rows].T
+        matrix[0, 1:] = roots[rows]
+        arcs.append(matrix)
+        sparse_at += n
+    return ArcTargets(
+        spans,
+        arcs,
+        labels,
+        heads,
+        objective=str(get("objective")),
+        label_names=tuple(str(label) for label in get("label_names")),
+        **settings,
+        **({} if memo is None else {"memo": memo}),
+    )
+
+
+def _storable(array: numpy.ndarray) -> numpy.ndarray:
+    """float32 with -inf (and anything below float16's range) at IMPOSSIBLE."""
+    return numpy.maximum(to_numpy(array, dtype="float32"), IMPOSSIBLE)
+
+
+def _float(array: Optional[numpy.ndarray]) -> Optional[numpy.ndarray]:
+    """float32, with the stored IMPOSSIBLE back at NEG."""
+    if array is None:
+        return None
+    array = to_numpy(array, dtype="float32")
+    return numpy.where(array <= IMPOSSIBLE, NEG, array).astype("float32")

@@ -7,7 +7,7 @@ import pytest
 from typer.testing import CliRunner
 
 from spacy_skd.cli import app
-from spacy_skd.training import weights
+from spacy_skd.teacher import weights
 
 
 def test_split_zip_is_joined_unpacked_and_reused(tmp_path, monkeypatch):

