@@ -2,6 +2,12 @@
 teacher runs once, on whatever machine is fastest, and students train anywhere
 from the cache (`cache_dir` of the skd_distiller).
 
+The corpus is streamed: `read_corpus` yields one `RawDoc` at a time, and at most
+a few batches are held in memory, however large the corpus (a `.spacy` DocBin is
+the exception: spaCy reads it whole). Docs whose entry is already in the cache are
+skipped, so a killed run resumes where it stopped; the cache writes each entry
+atomically, so a kill leaves no partial entry.
+
 Docs are made the way spaCy's corpus readers make a training example's predicted
 doc: `.spacy` files give `nlp.make_doc(reference.text)` (or the reference's own
 words with `gold_preproc`) with the gold sentence starts aligned to it; plain
@@ -14,42 +20,44 @@ language defaults); a mismatch costs cache misses, never wrong targets.
 from __future__ import annotations
 
 import json
-from concurrent.futures import ProcessPoolExecutor
+import os
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from pathlib import Path
-from typing import Callable, Iterator, List, Optional, Sequence, Tuple
+from typing import Callable, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple
 
 from spacy.language import Language
 from spacy.tokens import Doc, DocBin
 from spacy.training import Example
+from spacy.vocab import Vocab
 
 from .cache import TargetCache
 from .teacher import Teacher, load_teacher
 
 # words, spaces, sentence starts (None: the teacher's senter decides)
 DocSpec = Tuple[List[str], List[bool], Optional[List[Optional[bool]]]]
+# called as work is done: (docs annotated, their words, docs found in the cache)
+Progress = Callable[[int, int, int], None]
+# docs found in the cache that are reported at once, while no batch is due
+_FOUND_PER_REPORT = 1024
 
 
-def read_docs(path: Path, nlp: Language, gold_preproc: bool = False) -> Iterator[DocSpec]:
-    """The docs of a `.spacy`, `.txt` or `.jsonl` corpus as the distiller sees them."""
+class RawDoc(NamedTuple):
+    """A corpus doc before the teacher's tokenizer: its text and, for a `.spacy`
+    reference, its own tokens and its gold sentence starts (None: no sentences)."""
+
+    text: str
+    words: Optional[List[str]] = None
+    spaces: Optional[List[bool]] = None
+    sent_starts: Optional[List[Optional[bool]]] = None
+
+
+def read_corpus(path: Path) -> Iterator[RawDoc]:
+    """The docs of a `.spacy`, `.txt` or `.jsonl` corpus, one at a time; blank
+    lines are skipped."""
+    path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".spacy":
-        try:
-            references = DocBin().from_disk(path).get_docs(nlp.vocab)
-        except ValueError as error:
-            raise ValueError(f"{path} is not a spaCy DocBin: {error}") from None
-        for reference in references:
-            if gold_preproc:
-                doc = Doc(
-                    nlp.vocab,
-                    words=[t.text for t in reference],
-                    spaces=[bool(t.whitespace_) for t in reference],
-                )
-            else:
-                doc = nlp.make_doc(reference.text)
-            starts = None
-            if reference.has_annotation("SENT_START"):
-                starts = Example(doc, reference).get_aligned_sent_starts()
-            yield _spec(doc, starts)
+        yield from _read_docbin(path)
         return
     if suffix not in (".txt", ".jsonl"):
         raise ValueError(f"{path}: expected a .spacy DocBin, a .txt or a .jsonl file")
@@ -61,11 +69,82 @@ def read_docs(path: Path, nlp: Language, gold_preproc: bool = False) -> Iterator
                 except (json.JSONDecodeError, KeyError, TypeError):
                     raise ValueError(f"{path}:{number}: not a JSON object with a 'text'") from None
             if line.strip():
-                yield _spec(nlp.make_doc(line.strip()), None)
+                yield RawDoc(line.strip())
 
 
-def _spec(doc: Doc, starts) -> DocSpec:
+def _read_docbin(path: Path) -> Iterator[RawDoc]:
+    try:
+        references = DocBin().from_disk(path).get_docs(Vocab())
+    except ValueError as error:
+        raise ValueError(f"{path} is not a spaCy DocBin: {error}") from None
+    for reference in references:
+        starts = None
+        if reference.has_annotation("SENT_START"):
+            starts = [token.is_sent_start for token in reference]
+        yield RawDoc(
+            reference.text,
+            [token.text for token in reference],
+            [bool(token.whitespace_) for token in reference],
+            starts,
+        )
+
+
+def estimate_docs(path: Path) -> int:
+    """About how many docs `read_corpus(path)` yields, without reading them: the
+    lines of a text file (counted in one pass over its bytes, blank lines
+    included) or the docs of a DocBin; 0 when unknown."""
+    path = Path(path)
+    if path.suffix.lower() == ".spacy":
+        try:
+            return len(DocBin().from_disk(path))
+        except ValueError:
+            return 0
+    lines, last = 0, b"\n"
+    with path.open("rb") as data:
+        for chunk in iter(lambda: data.read(1 << 20), b""):
+            lines += chunk.count(b"\n")
+            last = chunk[-1:]
+    return lines + (last != b"\n")
+
+
+def doc_spec(nlp: Language, raw: RawDoc, gold_preproc: bool = False) -> DocSpec:
+    """The words, spaces and sentence starts the distiller gives the teacher for
+    `raw`, tokenized by `nlp` (or with the reference's own tokens under
+    `gold_preproc`)."""
+    if gold_preproc and raw.words is not None:
+        doc = Doc(nlp.vocab, words=raw.words, spaces=raw.spaces)
+    else:
+        doc = nlp.make_doc(raw.text)
+    starts = None
+    if raw.sent_starts is not None:
+        reference = Doc(nlp.vocab, words=raw.words, spaces=raw.spaces, sent_starts=raw.sent_starts)
+        starts = Example(doc, reference).get_aligned_sent_starts()
     return [t.text for t in doc], [bool(t.whitespace_) for t in doc], starts
+
+
+def teacher_doc(teacher: Teacher, spec: DocSpec) -> Doc:
+    """The teacher's doc for `spec` (see `Teacher.doc_for`)."""
+    words, spaces, starts = spec
+    return teacher.doc_for(Doc(teacher.nlp.vocab, words=words, spaces=spaces), starts)
+
+
+def annotate_docs(teacher: Teacher, cache: TargetCache, docs: List[Doc]) -> int:
+    """Run the teacher on `docs` (made by `teacher_doc`) and write their entries
+    to the cache's folder, keeping none in memory; the words annotated."""
+    if not docs:
+        return 0
+    keys = [teacher.key(doc) for doc in docs]
+    for key, entry in zip(keys, teacher.annotate(docs)):
+        cache.put(key, entry)
+        cache.forget(key)
+    return sum(len(doc) for doc in docs)
+
+
+def teacher_settings(
+    top_k: int = 8, dense_up_to: int = 64, hidden_layers: Sequence[int] = ()
+) -> dict:
+    """The keyword arguments of `Teacher` that decide what an entry holds."""
+    return {"hidden_layers": tuple(hidden_layers), "top_k": top_k, "dense_up_to": dense_up_to}
 
 
 def annotate_corpus(
@@ -79,61 +158,139 @@ def annotate_corpus(
     top_k: int = 8,
     dense_up_to: int = 64,
     hidden_layers: Sequence[int] = (),
-    progress: Optional[Callable[[int], None]] = None,
+    gpu_id: int = -1,
+    progress: Optional[Progress] = None,
 ) -> Tuple[int, int]:
     """Annotate every doc of `corpus` not yet in the cache under `cache_dir`;
-    (docs annotated now, docs found done). `progress(n)` is called per batch."""
-    nlp = load_teacher(teacher_path)
-    settings = {"hidden_layers": tuple(hidden_layers), "top_k": top_k, "dense_up_to": dense_up_to}
-    teacher = Teacher(nlp, **settings)
+    (docs annotated now, docs found done).
+
+    The corpus is read as a stream; with `n_process` > 1, batches go to a pool of
+    worker processes, each with its own teacher, at most two per worker at a
+    time. `gpu_id` >= 0 runs the teacher (in every worker) on that CUDA device.
+    `progress(docs, words, found)` is called as batches finish."""
+    settings = teacher_settings(top_k, dense_up_to, hidden_layers)
+    if gpu_id >= 0 and n_process <= 1:
+        _require_gpu(gpu_id)
+    teacher = Teacher(load_teacher(teacher_path), **settings)
     cache = TargetCache(teacher.fingerprint, cache_dir)
-    todo, done = [], 0
-    for spec in read_docs(Path(corpus), nlp, gold_preproc):
-        doc = _doc(teacher, spec)
-        if cache.has(teacher.key(doc)):
-            done += 1
-        else:
-            todo.append(spec)
-    if not todo and done == 0:
-        raise ValueError(f"{corpus} holds no docs")
-    batches = [todo[i : i + batch_size] for i in range(0, len(todo), batch_size)]
+    batches = _batches_to_do(teacher, cache, read_corpus(corpus), gold_preproc, batch_size)
     if n_process <= 1:
-        for batch in batches:
-            _annotate_batch(teacher, cache, batch)
-            if progress:
-                progress(len(batch))
+        made, found = _annotate_here(teacher, cache, batches, progress)
     else:
-        args = (teacher_path, str(cache_dir), settings)
-        with ProcessPoolExecutor(n_process, initializer=_init_worker, initargs=args) as pool:
-            for n in pool.map(_worker_batch, batches):
-                if progress:
-                    progress(n)
-    return len(todo), done
+        worker = (teacher_path, str(cache_dir), settings, gpu_id, _threads_per(n_process))
+        made, found = _annotate_in_pool(worker, n_process, batches, progress)
+    return corpus_counts(corpus, made, found)
 
 
-def _doc(teacher: Teacher, spec: DocSpec) -> Doc:
-    words, spaces, starts = spec
-    doc = Doc(teacher.nlp.vocab, words=words, spaces=spaces)
-    return teacher.doc_for(doc, starts)
+def corpus_counts(corpus: Path, made: int, found: int) -> Tuple[int, int]:
+    """(docs annotated now, docs found done) of a whole `corpus`; a corpus that
+    held no docs is an error."""
+    if made + found == 0:
+        raise ValueError(f"{corpus} holds no docs")
+    return made, found
 
 
-def _annotate_batch(teacher: Teacher, cache: TargetCache, batch: List[DocSpec]) -> None:
-    docs = [_doc(teacher, spec) for spec in batch]
-    keys = [teacher.key(doc) for doc in docs]
-    for key, entry in zip(keys, teacher.annotate(docs)):
-        cache.put(key, entry)
-        cache.forget(key)
+def _batches_to_do(
+    teacher: Teacher,
+    cache: TargetCache,
+    raws: Iterable[RawDoc],
+    gold_preproc: bool,
+    batch_size: int,
+) -> Iterator[Tuple[List[DocSpec], int]]:
+    """(batch of docs missing from the cache, docs found in it since the last
+    item): a full batch, or an empty one when many docs were found done."""
+    batch: List[DocSpec] = []
+    found = 0
+    for raw in raws:
+        spec = doc_spec(teacher.nlp, raw, gold_preproc)
+        if cache.has(teacher.key(teacher_doc(teacher, spec))):
+            found += 1
+        else:
+            batch.append(spec)
+        if len(batch) == batch_size:
+            yield batch, found
+            batch, found = [], 0
+        elif found == _FOUND_PER_REPORT:
+            yield [], found
+            found = 0
+    if batch or found:
+        yield batch, found
+
+
+def _annotate_here(
+    teacher: Teacher,
+    cache: TargetCache,
+    batches: Iterable[Tuple[List[DocSpec], int]],
+    progress: Optional[Progress],
+) -> Tuple[int, int]:
+    made = found = 0
+    for batch, found_now in batches:
+        words = annotate_docs(teacher, cache, [teacher_doc(teacher, s) for s in batch])
+        made, found = made + len(batch), found + found_now
+        if progress:
+            progress(len(batch), words, found_now)
+    return made, found
+
+
+def _annotate_in_pool(
+    worker: tuple,
+    n_process: int,
+    batches: Iterable[Tuple[List[DocSpec], int]],
+    progress: Optional[Progress],
+) -> Tuple[int, int]:
+    made = found = 0
+    running: set[Future] = set()
+
+    def collect(futures: Iterable[Future]) -> None:
+        nonlocal made
+        for future in futures:
+            docs, words = future.result()
+            made += docs
+            if progress:
+                progress(docs, words, 0)
+
+    with ProcessPoolExecutor(n_process, initializer=_init_worker, initargs=worker) as pool:
+        for batch, found_now in batches:
+            found += found_now
+            if progress and found_now:
+                progress(0, 0, found_now)
+            if batch:
+                running.add(pool.submit(_worker_batch, batch))
+            while len(running) >= 2 * n_process:
+                finished, running = wait(running, return_when=FIRST_COMPLETED)
+                collect(finished)
+        collect(running)
+    return made, found
+
+
+def _threads_per(n_process: int) -> int:
+    """Torch threads for each of `n_process` workers: the cores shared out."""
+    return max(1, (os.cpu_count() or 1) // n_process)
+
+
+def _require_gpu(gpu_id: int) -> None:
+    import spacy
+
+    spacy.require_gpu(gpu_id)
 
 
 _WORKER: dict = {}
 
 
-def _init_worker(teacher_path: str, cache_dir: str, settings: dict) -> None:
+def _init_worker(
+    teacher_path: str, cache_dir: str, settings: dict, gpu_id: int, threads: int
+) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+    if gpu_id >= 0:
+        _require_gpu(gpu_id)
     teacher = Teacher(load_teacher(teacher_path), **settings)
     _WORKER["teacher"] = teacher
     _WORKER["cache"] = TargetCache(teacher.fingerprint, cache_dir)
 
 
-def _worker_batch(batch: List[DocSpec]) -> int:
-    _annotate_batch(_WORKER["teacher"], _WORKER["cache"], batch)
-    return len(batch)
+def _worker_batch(batch: List[DocSpec]) -> Tuple[int, int]:
+    teacher = _WORKER["teacher"]
+    words = annotate_docs(teacher, _WORKER["cache"], [teacher_doc(teacher, s) for s in batch])
+    return len(batch), words

@@ -1,7 +1,10 @@
 """`spacy-skd annotate` fills the cache the distiller reads: afterwards training
-runs no teacher; a rerun resumes; bad inputs fail naming the file."""
+runs no teacher; the corpus is streamed with a bounded read-ahead; progress counts
+every doc; a rerun resumes; bad inputs fail naming the file; Ray stays unimported."""
 
 import json
+import subprocess
+import sys
 
 import pytest
 import spacy
@@ -11,7 +14,8 @@ from typer.testing import CliRunner
 
 from spacy_skd.cli import app
 from spacy_skd.teacher import Teacher
-from spacy_skd.teacher.annotate import annotate_corpus
+from spacy_skd.teacher import annotate as annotate_module
+from spacy_skd.teacher.annotate import annotate_corpus, estimate_docs, read_corpus
 from tests.small_teacher import TOK2VEC, gold_examples
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*without sentence boundaries")
@@ -47,7 +51,8 @@ def test_annotated_corpora_train_without_running_the_teacher(
         app, ["annotate", str(teacher_path), str(spacy_path), str(cache), "-n", str(n_process)]
     )
     assert result.exit_code == 0, result.output
-    assert "Annotated 3 docs (0 were already" in result.output
+    assert "Annotated 3 docs (10 words in" in result.output
+    assert "; 0 were already in" in result.output
     assert annotate_corpus(str(teacher_path), txt_path, cache, n_process=n_process) == (3, 0)
     assert annotate_corpus(str(teacher_path), jsonl_path, cache) == (0, 3)
 
@@ -96,3 +101,89 @@ def test_bad_inputs_fail_naming_the_file(teacher_path, tmp_path):
         app, ["annotate", str(tmp_path / "nowhere"), str(empty), str(tmp_path)]
     )
     assert result.exit_code == 1 and "not a spaCy pipeline" in result.output
+
+
+@pytest.mark.parametrize("n_process,batch_size", [(1, 2), (2, 1)])
+def test_the_corpus_is_streamed_with_a_bounded_read_ahead(
+    teacher_path, tmp_path, monkeypatch, n_process, batch_size
+):
+    corpus = tmp_path / "many.txt"
+    corpus.write_text("\n".join(f"{TEXTS[i % 3]} {i}" for i in range(24)))
+    read, ahead, calls = [0], [], []
+
+    def counted(path):
+        for raw in read_corpus(path):
+            read[0] += 1
+            yield raw
+
+    def progress(docs, words, found):
+        calls.append((docs, words, found))
+        ahead.append(read[0] - sum(done + cached for done, _, cached in calls))
+
+    monkeypatch.setattr(annotate_module, "read_corpus", counted)
+    made, found = annotate_corpus(
+        str(teacher_path),
+        corpus,
+        tmp_path / "cache",
+        n_process=n_process,
+        batch_size=batch_size,
+        progress=progress,
+    )
+    assert (made, found) == (24, 0) and read[0] == 24
+    # a batch being filled, and at most two per worker in flight
+    assert max(ahead) <= batch_size * (2 * n_process + 1)
+    assert sum(docs for docs, _, _ in calls) == 24
+    nlp = spacy.blank("en")
+    words = sum(len(nlp.make_doc(line)) for line in corpus.read_text().splitlines())
+    assert sum(words for _, words, _ in calls) == words
+
+
+def test_progress_counts_the_docs_found_in_the_cache(teacher_path, tmp_path):
+    _, txt_path, _ = corpora(tmp_path)
+    annotate_corpus(str(teacher_path), txt_path, tmp_path / "cache")
+    calls = []
+    found = annotate_corpus(
+        str(teacher_path), txt_path, tmp_path / "cache", progress=lambda *a: calls.append(a)
+    )
+    assert found == (0, 3) and calls == [(0, 0, 3)]
+
+
+def test_the_estimate_counts_lines_or_docs(tmp_path):
+    spacy_path, txt_path, jsonl_path = corpora(tmp_path)
+    assert estimate_docs(spacy_path) == 3
+    assert estimate_docs(jsonl_path) == 3  # no newline at its end
+    assert estimate_docs(txt_path) == 4  # its blank last line counts
+    assert len(list(read_corpus(txt_path))) == 3
+
+
+def test_gold_sentences_survive_the_stream(tmp_path):
+    spacy_path, _, _ = corpora(tmp_path)
+    raws = list(read_corpus(spacy_path))
+    references = list(DocBin().from_disk(spacy_path).get_docs(spacy.blank("en").vocab))
+    assert [raw.words for raw in raws] == [[t.text for t in doc] for doc in references]
+    assert [raw.sent_starts for raw in raws] == [
+        [t.is_sent_start for t in doc] for doc in references
+    ]
+
+
+def test_annotate_without_ray_never_imports_it(teacher_path, tmp_path):
+    _, txt_path, _ = corpora(tmp_path)
+    code = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from spacy_skd.cli import app\n"
+        f"result = CliRunner().invoke(app, ['annotate', {str(teacher_path)!r}, "
+        f"{str(txt_path)!r}, {str(tmp_path / 'cache')!r}, '-q'])\n"
+        "assert result.exit_code == 0, result.output\n"
+        "print('ray' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"
+
+
+def test_ray_options_exclude_local_workers(teacher_path, tmp_path):
+    _, txt_path, _ = corpora(tmp_path)
+    args = ["annotate", str(teacher_path), str(txt_path), str(tmp_path / "c"), "--ray", "auto"]
+    result = CliRunner().invoke(app, args + ["-n", "2"])
+    assert result.exit_code == 1 and "leave out --n-process" in result.output
