@@ -11,6 +11,7 @@ from .demo import demo
 from .distill import distill
 from .report import report
 from .text import text
+from .train import train
 from .weights import weights
 
 app = typer.Typer(
@@ -27,6 +28,9 @@ app.command("report")(report)
 app.command("agreement")(agreement)
 app.command("distill", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(
     distill
+)
+app.command("train", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(
+    train
 )
 
 

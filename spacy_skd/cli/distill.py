@@ -3,7 +3,7 @@ that loads without the teacher. Extra `--section.key value` options override the
 config as in `spacy train`."""
 
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 import typer
 
@@ -23,6 +23,23 @@ def distill(
     unlabelled: str = typer.Option(
         "", help="Raw text (.txt, a doc a line, or .jsonl) the teacher also teaches on"
     ),
+    gold_share: float = typer.Option(
+        0.5, min=0.0, max=1.0, help="With --unlabelled: share of each batch's words from gold"
+    ),
+    resume: bool = typer.Option(
+        False, "--resume", help="Continue an unfinished run in OUTPUT_PATH from its model-last"
+    ),
+    memory_entries: Optional[int] = typer.Option(
+        None, min=1, help="Docs whose teacher targets the distiller keeps in memory"
+    ),
+    hidden_layers: List[int] = typer.Option(
+        [],
+        "--hidden-layer",
+        help="Teacher transformer layer (0 = embeddings, -1 = last) whose states the student's "
+        "tok2vec also learns, averaged over the layers given (repeatable; hidden-state KD)",
+    ),
+    hidden_loss: str = typer.Option("mse", help="Hidden-state KD loss: mse or cosine"),
+    hidden_weight: float = typer.Option(1.0, min=0.0, help="Weight of the hidden-state KD loss"),
     gpu_id: int = typer.Option(-1, "--gpu-id", "-g", help="GPU id, -1 for CPU"),
 ) -> None:
     """Distil TEACHER into the student of CONFIG_PATH (spaCy's train, with an
@@ -44,6 +61,12 @@ def distill(
             students=students.split(",") if students else None,
             cache_dir=str(cache_dir) if cache_dir else None,
             unlabelled=unlabelled or None,
+            gold_share=gold_share,
+            resume=resume,
+            memory_entries=memory_entries,
+            hidden_layers=hidden_layers,
+            hidden_loss=hidden_loss,
+            hidden_weight=hidden_weight,
         )
     except ValueError as error:
         typer.echo(f"error: {error}", err=True)

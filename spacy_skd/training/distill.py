@@ -6,34 +6,26 @@ are the components the teacher has by the same name: skd_* students with the
 chosen method, spaCy's tagger/morphologizer/senter with token KD, spaCy's
 parser/ner with silver ("hard") targets. spaCy's own `train` then trains it;
 afterwards the inert distiller is removed from model-best and model-last
-(INTERFACES.md section 6).
+(see docs/design.md, "Saving without the teacher").
 """
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
-from typing import Dict, Iterable, Optional
+from typing import Dict, Iterable, Optional, Sequence
 
 import spacy
-from spacy.cli.train import train as spacy_train
 from spacy.util import load_config
 from thinc.api import Config
 
+from ..methods import FALLBACK, STOCK_DEFAULT_METHODS
+from .corpus import MIXED_CORPUS
+from .resume import train_pipeline
 from .saving import save_atomically
 
 SKD_STUDENTS = ("skd_tagger", "skd_ner", "skd_parser")
-STOCK_METHODS = {
-    "tagger": "token",
-    "morphologizer": "token",
-    "senter": "token",
-    "parser": "hard",
-    "ner": "hard",
-}
 DISTILLER = "distiller"
-# where a pair cannot serve the chosen method (e.g. `local` from a CRF teacher into
-# a softmax student, anything but `hard` from an entity teacher), the first of these
-# that it can serve
-FALLBACK = ("structural", "token", "hard")
 TEXT_READERS = {".txt": "spacy.PlainTextCorpus.v1", ".jsonl": "spacy.JsonlCorpus.v1"}
 
 
@@ -70,12 +62,19 @@ def distillation_config(
     temperature: float = 1.0,
     students: Optional[Iterable[str]] = None,
     cache_dir: Optional[str] = None,
+    hidden_layers: Sequence[int] = (),
+    hidden_loss: str = "mse",
+    hidden_weight: float = 1.0,
 ) -> Config:
     """`config` (a student's) with an skd_distiller in front of its pipeline. Each
     skd_* student learns by `method`, or where its pair cannot serve it by the
-    first of FALLBACK that it can (the distiller warns). Checkpoints are saved
-    atomically (`spacy-skd.atomic_saves.v1`) unless the config has its own
-    before_to_disk."""
+    first of `methods.FALLBACK` that it can (the distiller warns); spaCy's own
+    components by `methods.STOCK_DEFAULT_METHODS`. With `hidden_layers`
+    the student's shared tok2vec also learns the mean of those teacher layers
+    (hidden-state KD by `hidden_loss`, weighted by `hidden_weight`) through a
+    projection, and the distiller sits right after that tok2vec, whose output it
+    listens to. Checkpoints are saved atomically (`spacy-skd.atomic_saves.v1`)
+    unless the config has its own before_to_disk."""
     config = Config(config).copy()
     pipeline = list(config["nlp"]["pipeline"])
     if DISTILLER in pipeline:
@@ -94,8 +93,8 @@ def distillation_config(
         if factory in SKD_STUDENTS:
             student_method = method
             fallback = [m for m in FALLBACK if m != method]
-        elif factory in STOCK_METHODS:
-            student_method = STOCK_METHODS[factory]
+        elif factory in STOCK_DEFAULT_METHODS:
+            student_method = STOCK_DEFAULT_METHODS[factory]
         else:
             continue
         chosen[name] = {
@@ -110,36 +109,97 @@ def distillation_config(
             f"no component of the student ({pipeline}) has a teacher component of the same "
             f"name that can teach it ({sorted(available)})"
         )
-    config["components"][DISTILLER] = {
+    distiller = {
         "factory": "skd_distiller",
         "teacher": teacher,
         "cache_dir": cache_dir,
         "students": chosen,
     }
-    config["nlp"]["pipeline"] = [DISTILLER, *pipeline]
+    position = 0
+    if hidden_layers:
+        tok2vec = shared_tok2vec(config)
+        listener = {
+            "@architectures": "spacy.Tok2VecListener.v1",
+            "width": tok2vec_width(config, tok2vec),
+            "upstream": tok2vec,
+        }
+        distiller.update(
+            model={"@architectures": "spacy-skd.HiddenProjection.v1", "tok2vec": listener},
+            hidden_layers=list(hidden_layers),
+            hidden_loss=hidden_loss,
+            hidden_weight=hidden_weight,
+        )
+        position = pipeline.index(tok2vec) + 1
+    config["components"][DISTILLER] = distiller
+    config["nlp"]["pipeline"] = [*pipeline[:position], DISTILLER, *pipeline[position:]]
     if config["training"].get("before_to_disk") is None:
         config["training"]["before_to_disk"] = {"@misc": "spacy-skd.atomic_saves.v1"}
     return config
 
 
-def with_unlabelled_text(config: Config, path: str) -> Config:
-    """`config` whose train corpus also reads the raw text of `path` (`.txt`: a
-    doc a line; `.jsonl`: `{"text": ...}` a line) through spaCy's own reader,
-    chained after the existing train reader (`spacy-skd.ChainedCorpus.v1`)."""
+def shared_tok2vec(config: Config) -> str:
+    """The name of the first `tok2vec` component of `config`'s pipeline."""
+    for name in config["nlp"]["pipeline"]:
+        if config["components"][name].get("factory") == "tok2vec":
+            return name
+    raise ValueError(
+        "hidden-state KD needs a shared 'tok2vec' component in the student's pipeline, "
+        f"whose vectors learn the teacher's: {list(config['nlp']['pipeline'])}"
+    )
+
+
+def tok2vec_width(config: Config, name: str) -> int:
+    """The output width of the tok2vec component `name`: its encoder's width
+    (spacy.Tok2Vec.v2) or its own (e.g. spacy.HashEmbedCNN.v2)."""
+    model = config.interpolate()["components"][name]["model"]
+    width = model.get("encode", model).get("width")
+    if not isinstance(width, int):
+        raise ValueError(f"cannot tell the output width of the tok2vec '{name}': {model}")
+    return width
+
+
+def with_unlabelled_text(
+    config: Config,
+    path: str,
+    *,
+    gold_share: float = 0.5,
+    shuffle_buffer: int = 1000,
+) -> Config:
+    """`config` whose train corpus streams the existing train reader's gold mixed
+    with the raw text of `path` (`.txt`: a doc a line; `.jsonl`: `{"text": ...}`
+    a line; read lazily by spaCy's own reader), `gold_share` of the words from
+    gold (`spacy-skd.MixedCorpus.v1`, text shuffled within `shuffle_buffer`
+    docs, seeded by `[system] seed`), trained with `max_epochs = -1`."""
     suffix = Path(path).suffix.lower()
     if suffix not in TEXT_READERS:
         raise ValueError(f"unlabelled text must be a .txt or .jsonl file, not {path}")
     if not Path(path).is_file():
         raise ValueError(f"unlabelled text {path} does not exist")
+    if not 0.0 < gold_share <= 1.0:
+        raise ValueError(f"the gold share must be in (0, 1], not {gold_share}")
     config = Config(config).copy()
     train_key = config["training"]["train_corpus"].split(".")[-1]
     gold = config["corpora"][train_key]
     text = {"@readers": TEXT_READERS[suffix], "path": str(path), "min_length": 0, "max_length": 0}
+    seed = "${system.seed}" if config.get("system", {}).get("seed") is not None else 0
     config["corpora"][train_key] = {
-        "@readers": "spacy-skd.ChainedCorpus.v1",
-        "*": {"gold": gold, "text": text},
+        "@readers": MIXED_CORPUS,
+        "gold_share": gold_share,
+        "shuffle_buffer": shuffle_buffer,
+        "seed": seed,
+        "gold": gold,
+        "text": text,
     }
+    config["training"]["max_epochs"] = -1
     return config
+
+
+def has_text(path: Path) -> bool:
+    """Whether the file at `path` (if it exists) has a line that is not blank."""
+    if not path.is_file():
+        return True
+    with path.open(encoding="utf8") as lines:
+        return any(line.strip() for line in lines)
 
 
 def check_corpora(config: Config) -> None:
@@ -185,22 +245,37 @@ def distill(
     overrides: Optional[dict] = None,
     use_gpu: int = -1,
     unlabelled: Optional[str] = None,
+    gold_share: float = 0.5,
+    resume: bool = False,
+    memory_entries: Optional[int] = None,
     **settings,
 ) -> Path:
     """Train the student of `config_path` with `teacher` into `output_path`,
-    with the raw text of `unlabelled` added to the train corpus if given; the
-    config actually trained is written there as `distill.cfg`."""
+    with the raw text of `unlabelled` mixed into the train corpus if given
+    (`gold_share` of the words from gold, see `with_unlabelled_text`); the
+    config actually trained is written there as `distill.cfg`. With `resume`, an
+    unfinished run of the same config, teacher and data continues from its
+    model-last (see `resume.train_pipeline`). memory_entries: the distiller's
+    (default: its factory's)."""
     config = load_config(config_path, overrides=overrides or {}, interpolate=False)
     config = distillation_config(config, teacher, **settings)
+    if memory_entries is not None:
+        config["components"][DISTILLER]["memory_entries"] = memory_entries
+    if unlabelled and not has_text(Path(unlabelled)):
+        message = f"the unlabelled text {unlabelled} holds no text: training without it"
+        warnings.warn(message, stacklevel=2)
+        unlabelled = None
     if unlabelled:
-        config = with_unlabelled_text(config, unlabelled)
+        config = with_unlabelled_text(config, unlabelled, gold_share=gold_share)
     check_corpora(config)
     output_path.mkdir(parents=True, exist_ok=True)
     used = output_path / "distill.cfg"
     config.to_disk(used)
     # The overrides are in the written config already; passing them again would
     # undo the distiller's place in an overridden nlp.pipeline.
-    spacy_train(used, output_path, use_gpu=use_gpu)
+    inputs = [teacher, *([unlabelled] if unlabelled else [])]
+    used_config = load_config(used, interpolate=False)
+    train_pipeline(used_config, output_path, use_gpu=use_gpu, resume=resume, paths=inputs)
     for name in ("model-best", "model-last"):
         if (output_path / name).exists():
             strip_distiller(output_path / name)

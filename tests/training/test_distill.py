@@ -119,3 +119,97 @@ def test_bad_corpora_fail_before_training_naming_the_file(teacher_path, tmp_path
         result = CliRunner().invoke(app, args)
         assert result.exit_code == 1 and f"corpus 'train': {corpus} {message}" in result.output
         assert not (tmp_path / "out" / "model-last").exists()
+
+
+def distill_args(teacher_path, tmp_path, *extra):
+    config = student_config(tmp_path)
+    corpus = str(tmp_path / "train.spacy")
+    args = ["distill", str(teacher_path), str(config), str(tmp_path / "out"), *extra]
+    pipeline = '["tagger","parser","sentencizer"]'
+    return args + ["--paths.train", corpus, "--paths.dev", corpus, "--nlp.pipeline", pipeline]
+
+
+def test_unlabelled_text_is_streamed_mixed_with_gold(teacher_path, tmp_path):
+    (tmp_path / "raw.txt").write_text("They like eggs\nI eat ham\nGreen ham is blue\n")
+    extra = ["--unlabelled", str(tmp_path / "raw.txt"), "--gold-share", "0.4"]
+    result = CliRunner().invoke(app, distill_args(teacher_path, tmp_path, *extra))
+    assert result.exit_code == 0, result.output
+    used = spacy.util.load_config(tmp_path / "out" / "distill.cfg")
+    train = used["corpora"]["train"]
+    assert train["@readers"] == "spacy-skd.MixedCorpus.v1" and train["gold_share"] == 0.4
+    assert train["gold"]["@readers"] == "spacy.Corpus.v1"
+    assert train["text"] == {
+        "@readers": "spacy.PlainTextCorpus.v1",
+        "path": str(tmp_path / "raw.txt"),
+        "min_length": 0,
+        "max_length": 0,
+    }
+    assert used["training"]["max_epochs"] == -1
+    student = spacy.load(tmp_path / "out" / "model-last")
+    assert student.pipe_names == ["tagger", "parser", "sentencizer"]
+
+
+def test_the_gold_share_must_be_a_fraction(teacher_path, tmp_path):
+    (tmp_path / "raw.txt").write_text("They like eggs\n")
+    extra = ["--unlabelled", str(tmp_path / "raw.txt"), "--gold-share", "0"]
+    result = CliRunner().invoke(app, distill_args(teacher_path, tmp_path, *extra))
+    assert result.exit_code == 1 and "gold share must be in (0, 1]" in result.output
+
+
+def test_a_streamed_mixed_corpus_initializes_from_a_whole_pass(tmp_path):
+    """spaCy initializes from the first 100 examples of a stream; a mixed corpus
+    gives every gold example to initialization, so a tag seen in one gold doc
+    of 150 is a label."""
+    from spacy_skd.training.distill import with_unlabelled_text
+    from spacy_skd.training.resume import train_pipeline
+
+    nlp = spacy.blank("en")
+    nlp.add_pipe("skd_tagger", name="tagger", config={"model": {"tok2vec": TOK2VEC}})
+    docs = []
+    for i in range(150):
+        doc = nlp.make_doc("they eat ham")
+        for token, tag in zip(doc, ["N", "V", "RARE" if i == 75 else "N"]):
+            token.tag_ = tag
+        docs.append(doc)
+    DocBin(docs=docs).to_disk(tmp_path / "train.spacy")
+    (tmp_path / "raw.txt").write_text("green eggs and ham\n" * 50)
+    config = nlp.config
+    config["paths"]["train"] = config["paths"]["dev"] = str(tmp_path / "train.spacy")
+    config["training"]["max_steps"] = 1
+    config = with_unlabelled_text(config, str(tmp_path / "raw.txt"), gold_share=0.2)
+    train_pipeline(config, tmp_path / "out")
+    assert "RARE" in spacy.load(tmp_path / "out" / "model-last").get_pipe("tagger").labels
+
+
+def test_an_interrupted_distillation_resumes(teacher_path, tmp_path):
+    from spacy_skd.training.resume import read_progress
+    from tests.training.test_resume import create_interrupt_once
+
+    log = tmp_path / "steps.log"
+    callback = {"@callbacks": "test.interrupt_once.v1", "at_step": 2, "log": str(log)}
+    assert create_interrupt_once(**{k: v for k, v in callback.items() if k != "@callbacks"})
+    (tmp_path / "raw.txt").write_text("They like eggs\nI eat ham\nGreen ham is blue\n")
+    extra = ["--cache-dir", str(tmp_path / "cache"), "--unlabelled", str(tmp_path / "raw.txt")]
+    args = distill_args(teacher_path, tmp_path, *extra)
+    config = spacy.util.load_config(args[2])
+    config["training"]["before_update"] = callback
+    config.to_disk(args[2])
+    first = CliRunner().invoke(app, args)
+    assert first.exit_code != 0 and read_progress(tmp_path / "out" / "model-last")["step"] == 2
+    second = CliRunner().invoke(app, [*args, "--resume"])
+    assert second.exit_code == 0, second.output
+    assert "Resuming" in second.output
+    assert [int(s) for s in log.read_text().split()] == [0, 1, 2, 2, 3, 4, 5, 6]
+    for name in ("model-best", "model-last"):
+        nlp = spacy.load(tmp_path / "out" / name)
+        assert nlp.pipe_names == ["tagger", "parser", "sentencizer"]
+    assert read_progress(tmp_path / "out" / "model-last")["finished"]
+
+
+def test_an_unlabelled_file_without_text_is_told_apart(tmp_path):
+    from spacy_skd.training.distill import has_text
+
+    (tmp_path / "blank.txt").write_text("\n   \n\t\n", encoding="utf8")
+    (tmp_path / "text.txt").write_text("\n\nOne line of text.\n", encoding="utf8")
+    assert not has_text(tmp_path / "blank.txt")
+    assert has_text(tmp_path / "text.txt")
