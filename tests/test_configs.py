@@ -5,14 +5,18 @@ from pathlib import Path
 
 import pytest
 import spacy
+from spacy.cli.debug_config import debug_config
 from spacy.cli.train import train
 from spacy.util import load_config
 
-from spacy_skd.testing import force_hf_offline, make_tiny_bert
+from spacy_skd.teacher.tiny_bert import make_tiny_bert
+from spacy_skd.testing import force_hf_offline
 from spacy_skd.training.convert import convert_corpus
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = sorted((ROOT / "configs").glob("*.cfg"))
+# the stock pipelines and the students' variants that the benchmarks train
+BENCH_CONFIGS = sorted((ROOT / "bench" / "configs").glob("*.cfg"))
 SAMPLE = ROOT / "tests" / "fixtures" / "ewt_sample"
 
 
@@ -54,6 +58,14 @@ def teacher_pipeline(corpus, tiny_bert, tmp_path_factory):
 def test_the_configs_are_shipped():
     expected = {"teacher_trf", "student_cnn", "student_cnn_gold", "student_bilstm", "distill_cnn"}
     assert {c.stem for c in CONFIGS} >= expected
+
+
+@pytest.mark.parametrize("config_path", CONFIGS + BENCH_CONFIGS, ids=lambda p: p.stem)
+def test_config_passes_spacy_debug_config(config_path, tmp_path):
+    paths = {"paths.train": str(tmp_path / "train.spacy"), "paths.dev": str(tmp_path / "dev.spacy")}
+    if "teacher" in load_config(config_path)["paths"]:
+        paths["paths.teacher"] = str(tmp_path / "teacher")
+    debug_config(config_path, overrides=paths)
 
 
 @pytest.mark.parametrize("config_path", CONFIGS, ids=lambda p: p.stem)

@@ -42,17 +42,26 @@ def test_the_assets_mirror_the_data_folder_layout():
     assert checked == {
         "assets/UD_English-EWT/en_ewt-ud-dev.conllu",
         "assets/UD_English-EWT/en_ewt-ud-test.conllu",
+        "assets/unlabelled/transfer-mix.txt",
     }
+    # the transfer text has no public file: the user supplies it
+    supplied = [asset["dest"] for asset in config["assets"] if not asset.get("url")]
+    assert supplied == [config["vars"]["unlabelled"]]
 
 
 def test_the_teacher_annotates_and_teaches_on_training_text_only():
-    config = project_config()
-    assert config["vars"]["unlabelled"].endswith("unlabelled/gum-train.txt")
+    config = project_config(unlabelled_words=1000)
+    assert config["vars"]["unlabelled"].endswith("unlabelled/transfer-mix.txt")
     commands = {command["name"]: command for command in config["commands"]}
     (annotate,) = commands["annotate"]["script"]
     assert annotate.split()[5] == "corpus/ewt-train.spacy"
     (distill,) = commands["distill"]["script"]
     assert "--paths.train corpus/ewt-train.spacy" in distill and "test" not in distill
+    # the distiller reads the prefix that unlabelled-sample writes of the chosen text
+    (sample,) = commands["unlabelled-sample"]["script"]
+    prefix = "assets/unlabelled/transfer-1000.txt"
+    assert sample.split()[4:] == [config["vars"]["unlabelled"], prefix, "--max-words", "1000"]
+    assert f"--unlabelled={prefix}" in distill and prefix in commands["distill"]["deps"]
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +93,7 @@ def test_smoke_workflow_runs_every_step(smoke_run):
     work, result = smoke_run
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     steps = load_project_config(work)["workflows"]["all"]
-    assert len(steps) == 11
+    assert len(steps) == 12
     assert set(srsly.read_yaml(work / "project.lock")) == set(steps)
 
 

@@ -28,13 +28,16 @@ SMOKE_VARS = {
     "speed_repeats": 1,
     "speed_threads": 1,
     "package_name": "skd_smoke",
+    # a prefix of the unlabelled text, as the real run can take
+    "unlabelled_words": 2000,
 }
 
 
 def write_data(data_dir: Path) -> None:
     """The sample laid out like the project's data folder. It has no test or GUM
     split of its own: its dev file stands in for EWT test and GUM test, and the
-    raw text of its train file for the unlabelled text."""
+    raw text of its train file for the unlabelled text (at the default path of
+    the transfer text)."""
     layout = {
         "UD_English-EWT/en_ewt-ud-train.conllu": "train.conllu",
         "UD_English-EWT/en_ewt-ud-dev.conllu": "dev.conllu",
@@ -54,7 +57,7 @@ def write_data(data_dir: Path) -> None:
             "spacy_skd",
             "text",
             str(SAMPLE / "train.conllu"),
-            str(data_dir / "unlabelled" / "gum-train.txt"),
+            str(data_dir / "unlabelled" / "transfer-mix.txt"),
         ],
         check=True,
     )
