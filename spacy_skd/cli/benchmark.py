@@ -15,6 +15,7 @@ def benchmark(
     batch_size: int = typer.Option(256, "--batch-size", "-b", min=1, help="nlp.pipe batch size"),
     threads: int = typer.Option(2, min=1, help="torch threads on the CPU"),
     gpu_id: int = typer.Option(-1, "--gpu-id", "-g", help="Also time on this GPU; -1: CPU only"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar"),
 ) -> None:
     """Time PIPELINE's nlp.pipe over CORPUS's texts and write the words/s to OUTPUT."""
     from ..evaluation.speed import benchmark_pipeline
@@ -27,7 +28,7 @@ def benchmark(
             batch_size=batch_size,
             threads=threads,
             gpu_id=gpu_id,
-            progress=lambda message: typer.echo(f"{pipeline}: {message}", err=True),
+            quiet=quiet,
         )
     except ValueError as error:
         typer.echo(f"error: {error}", err=True)

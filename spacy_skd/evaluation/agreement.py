@@ -4,12 +4,15 @@ pipeline's own sentence setter, as at inference)."""
 
 from __future__ import annotations
 
+from itertools import zip_longest
 from pathlib import Path
 from typing import Callable, Dict, Iterable, List
 
 import spacy
 from spacy.language import Language
 from spacy.tokens import Doc, DocBin
+
+from ..progress import counted, progress_bar
 
 # attribute name in the result -> how a token's prediction is read
 ATTRIBUTES: Dict[str, Callable] = {
@@ -47,7 +50,9 @@ def agreement_of(first: Iterable[Doc], second: Iterable[Doc]) -> Dict[str, float
     paired in order and must have the same words."""
     same: Dict[str, int] = {name: 0 for name in ATTRIBUTES}
     counted: Dict[str, int] = {name: 0 for name in ATTRIBUTES}
-    for doc_a, doc_b in zip(first, second, strict=True):
+    for doc_a, doc_b in zip_longest(first, second):
+        if doc_a is None or doc_b is None:
+            raise ValueError("the pipelines gave different numbers of docs")
         if [t.text for t in doc_a] != [t.text for t in doc_b]:
             raise ValueError(f"the pipelines' docs differ in their words: {doc_a.text[:60]!r}")
         for name, read in ATTRIBUTES.items():
@@ -58,14 +63,21 @@ def agreement_of(first: Iterable[Doc], second: Iterable[Doc]) -> Dict[str, float
 
 
 def pipeline_agreement(
-    teacher: str | Path, student: str | Path, corpus: Path, *, batch_size: int = 64
+    teacher: str | Path,
+    student: str | Path,
+    corpus: Path,
+    *,
+    batch_size: int = 64,
+    quiet: bool = False,
 ) -> Dict[str, float]:
     """Agreement of two saved pipelines on the tokens of `corpus` (see
-    `agreement_of`); each pipeline runs on its own copy of the docs."""
+    `agreement_of`); each pipeline runs on its own copy of the docs. A progress
+    bar over the docs unless `quiet`."""
     teacher_nlp, student_nlp = spacy.load(teacher), spacy.load(student)
     docs = token_docs(corpus, student_nlp)
     teacher_docs = [Doc(teacher_nlp.vocab).from_bytes(doc.to_bytes()) for doc in docs]
-    return agreement_of(
-        teacher_nlp.pipe(teacher_docs, batch_size=batch_size),
-        student_nlp.pipe(docs, batch_size=batch_size),
-    )
+    with progress_bar(len(docs), "agreement", quiet=quiet) as bar:
+        return agreement_of(
+            teacher_nlp.pipe(teacher_docs, batch_size=batch_size),
+            counted(student_nlp.pipe(docs, batch_size=batch_size), bar),
+        )

@@ -7,12 +7,17 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 import spacy
-from spacy.tokens import DocBin
+from spacy.language import Language
+from spacy.scorer import Scorer
+from spacy.tokens import Doc, DocBin
 from spacy.training import Example
+from tqdm import tqdm
 
+from ..progress import progress_bar
+from .plot import PlotPoint, accuracy_speed_figure, save_figure
 from .speed import directory_size_mb, time_passes
 
 METRICS = (
@@ -41,30 +46,32 @@ def compare_pipelines(
     names: Optional[Sequence[str]] = None,
     repeats: int = 3,
     batch_size: int = 256,
-    progress: Callable[[str], None] = lambda message: None,
+    quiet: bool = False,
 ) -> List[PipelineReport]:
     """One report per pipeline: scores on `corpus` (a `.spacy` DocBin, raw text
-    re-tokenized as in training) and the median words/s of `repeats` passes."""
+    re-tokenized as in training, as `nlp.evaluate` scores it) and the median
+    words/s of `repeats` passes. A progress bar per pipeline unless `quiet`."""
     names = list(names) if names else [Path(p).name for p in pipelines]
     if len(names) != len(pipelines):
         raise ValueError(f"{len(names)} names for {len(pipelines)} pipelines")
+    n_docs = len(DocBin().from_disk(corpus))
+    if not n_docs:
+        raise ValueError(f"{corpus} holds no docs")
     reports = []
     for name, path in zip(names, pipelines):
-        progress(f"{name}: loading {path}")
-        nlp = spacy.load(path)
-        references = list(DocBin().from_disk(corpus).get_docs(nlp.vocab))
-        if not references:
-            raise ValueError(f"{corpus} holds no docs")
-        examples = [Example(nlp.make_doc(ref.text), ref) for ref in references]
-        progress(f"{name}: scoring {len(examples)} docs")
-        scores = nlp.evaluate(examples, batch_size=batch_size)
-        speeds = time_passes(
-            nlp,
-            [ref.text for ref in references],
-            repeats=repeats,
-            batch_size=batch_size,
-            progress=lambda message, name=name: progress(f"{name}: {message}"),
-        )
+        with progress_bar(n_docs * (1 + repeats), f"{name}: loading", quiet=quiet) as bar:
+            nlp = spacy.load(path)
+            references = list(DocBin().from_disk(corpus).get_docs(nlp.vocab))
+            bar.set_description(f"{name}: scoring")
+            scores = score(nlp, references, batch_size=batch_size, progress=bar)
+            bar.set_description(f"{name}: timing")
+            speeds = time_passes(
+                nlp,
+                [ref.text for ref in references],
+                repeats=repeats,
+                batch_size=batch_size,
+                progress=bar,
+            )
         reports.append(
             PipelineReport(
                 name,
@@ -75,6 +82,24 @@ def compare_pipelines(
             )
         )
     return reports
+
+
+def score(
+    nlp: Language,
+    references: Sequence[Doc],
+    *,
+    batch_size: int = 256,
+    progress: Optional[tqdm] = None,
+) -> Dict[str, Any]:
+    """`nlp`'s scores on the gold `references`, as `nlp.evaluate` gives them
+    (each text re-tokenized by `nlp`); `progress` advances by one per doc."""
+    examples = [Example(nlp.make_doc(ref.text), ref) for ref in references]
+    predicted = nlp.pipe((example.predicted for example in examples), batch_size=batch_size)
+    for example, doc in zip(examples, predicted):
+        example.predicted = doc
+        if progress is not None:
+            progress.update()
+    return Scorer(nlp=nlp).score(examples)
 
 
 def markdown_table(reports: Sequence[PipelineReport]) -> str:
@@ -97,28 +122,20 @@ def markdown_table(reports: Sequence[PipelineReport]) -> str:
     return "\n".join(lines)
 
 
-def plot_reports(reports: Sequence[PipelineReport], path: Path, metric: str = "dep_las") -> None:
+def plot_reports(
+    reports: Sequence[PipelineReport],
+    path: Path,
+    metric: str = "dep_las",
+    title: str = "",
+) -> None:
     """A PNG of `metric` against words/s, one labelled point per pipeline
     (needs matplotlib: the `plot` extra)."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise ValueError("plotting needs matplotlib: pip install 'spacy-skd[plot]'") from None
-    points = [r for r in reports if r.scores.get(metric) is not None]
+    points = [
+        PlotPoint(report.name, [report.words_per_second], [report.scores[metric]])
+        for report in reports
+        if report.scores.get(metric) is not None
+    ]
     if not points:
         raise ValueError(f"no pipeline has a {metric!r} score to plot")
-    figure, axes = plt.subplots(figsize=(6, 4))
-    for report in points:
-        x, y = report.words_per_second, 100 * report.scores[metric]
-        axes.scatter([x], [y])
-        axes.annotate(report.name, (x, y), textcoords="offset points", xytext=(5, 5))
-    axes.set_xscale("log")
-    axes.set_xlabel("words per second (CPU, nlp.pipe)")
-    axes.set_ylabel(dict(METRICS).get(metric, metric))
-    axes.grid(True, alpha=0.3)
-    figure.tight_layout()
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
+    score_name = dict(METRICS).get(metric, metric)
+    save_figure(accuracy_speed_figure(points, score_name=score_name, title=title), path)

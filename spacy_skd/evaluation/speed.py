@@ -3,14 +3,30 @@ corpus's texts, the median of repeated passes after a warm-up."""
 
 from __future__ import annotations
 
+import platform
 import statistics
 import time
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import spacy
 from spacy.language import Language
 from spacy.tokens import DocBin
+from tqdm import tqdm
+
+from ..progress import progress_bar
+
+
+def cpu_name() -> str:
+    """The CPU's model name (from /proc/cpuinfo where there is one)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf8") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def directory_size_mb(path: Path) -> float:
@@ -33,17 +49,21 @@ def time_passes(
     repeats: int = 3,
     batch_size: int = 256,
     warmup: int = 50,
-    progress: Callable[[str], None] = lambda message: None,
+    progress: Optional[tqdm] = None,
 ) -> List[float]:
     """Words per second of each of `repeats` timed `nlp.pipe` passes over
-    `texts`, after an untimed pass over the first `warmup` texts."""
+    `texts`, after an untimed pass over the first `warmup` texts; `progress`
+    advances by one per doc of each timed pass."""
     for _ in nlp.pipe(texts[:warmup], batch_size=batch_size):
         pass
     speeds = []
-    for run in range(repeats):
-        progress(f"timing pass {run + 1}/{repeats}")
+    for _ in range(repeats):
+        n_words = 0
         start = time.perf_counter()
-        n_words = sum(len(doc) for doc in nlp.pipe(texts, batch_size=batch_size))
+        for doc in nlp.pipe(texts, batch_size=batch_size):
+            n_words += len(doc)
+            if progress is not None:
+                progress.update()
         speeds.append(n_words / (time.perf_counter() - start))
     return speeds
 
@@ -56,41 +76,44 @@ def benchmark_pipeline(
     batch_size: int = 256,
     threads: int = 2,
     gpu_id: int = -1,
-    progress: Callable[[str], None] = lambda message: None,
-) -> Dict[str, Optional[float]]:
+    quiet: bool = False,
+) -> Dict:
     """Median words/s of `path` on `corpus` on the CPU with `threads` torch
-    threads, and on GPU `gpu_id` too when it is >= 0; with the passes and size."""
+    threads, and on GPU `gpu_id` too when it is >= 0; with the passes, the CPU's
+    name and the size. A progress bar per device unless `quiet`."""
     import torch
 
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        result = _time_devices(path, corpus, repeats, batch_size, gpu_id, progress)
+        result = _time_devices(path, corpus, repeats, batch_size, gpu_id, quiet)
     finally:
         torch.set_num_threads(previous_threads)
-    result.update({"threads": threads, "size_mb": directory_size_mb(path)})
+    result.update({"threads": threads, "cpu": cpu_name(), "size_mb": directory_size_mb(path)})
     return result
 
 
-def _time_devices(path, corpus, repeats, batch_size, gpu_id, progress) -> Dict:
+def _time_devices(path, corpus, repeats, batch_size, gpu_id, quiet) -> Dict:
     """Median and passes of words/s on the CPU, then on GPU `gpu_id` if >= 0."""
     from thinc.api import require_cpu, require_gpu
 
     result: Dict = {"gpu_words_per_second": None}
     devices = [("cpu", -1)] + ([("gpu", gpu_id)] if gpu_id >= 0 else [])
+    n_docs = len(DocBin().from_disk(corpus))
     for device, index in devices:
         if index >= 0:
             require_gpu(index)
         else:
             require_cpu()
-        nlp = spacy.load(path)
-        speeds = time_passes(
-            nlp,
-            corpus_texts(corpus, nlp),
-            repeats=repeats,
-            batch_size=batch_size,
-            progress=lambda message, device=device: progress(f"{device}: {message}"),
-        )
+        with progress_bar(n_docs * repeats, f"timing on the {device.upper()}", quiet=quiet) as bar:
+            nlp = spacy.load(path)
+            speeds = time_passes(
+                nlp,
+                corpus_texts(corpus, nlp),
+                repeats=repeats,
+                batch_size=batch_size,
+                progress=bar,
+            )
         result[f"{device}_words_per_second"] = statistics.median(speeds)
         result[f"{device}_passes"] = speeds
     if gpu_id >= 0:

@@ -39,6 +39,29 @@ def test_text_writes_the_raw_sentences(tmp_path):
     assert result.exit_code == 1 and "no '# text =' lines" in result.output
 
 
+@pytest.mark.parametrize(
+    "max_words,expected",
+    [("all", "a b c\nd e\nf g h i\n"), ("5", "a b c\nd e\n"), ("8", "a b c\nd e\n"), ("2", "")],
+)
+def test_text_keeps_the_first_lines_up_to_max_words(tmp_path, max_words, expected):
+    (tmp_path / "in.txt").write_text("a b c\n\n  d e \nf g h i\n")
+    out = tmp_path / "prefix.txt"
+    args = ["text", str(tmp_path / "in.txt"), str(out), "--max-words", max_words]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert out.read_text() == expected
+
+
+def test_text_refuses_a_bad_word_count_and_an_empty_file(tmp_path):
+    (tmp_path / "in.txt").write_text("a b c\n")
+    args = ["text", str(tmp_path / "in.txt"), str(tmp_path / "out.txt"), "--max-words", "-3"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2 and "neither 'all' nor a number" in result.output
+    (tmp_path / "empty.txt").write_text("\n\n")
+    result = CliRunner().invoke(app, ["text", str(tmp_path / "empty.txt"), str(tmp_path / "o.txt")])
+    assert result.exit_code == 1 and "no non-empty lines" in result.output
+
+
 def test_weights_tiny_is_built_once_and_linked(tmp_path):
     args = ["weights", "tiny", "-o", str(tmp_path / "w"), "--link", str(tmp_path / "link")]
     result = CliRunner().invoke(app, args)
@@ -114,7 +137,7 @@ def test_report_tables_each_run_and_plots(tmp_path):
     assert result.exit_code == 1 and "LABEL=NAME" in result.output
 
 
-def test_unlabelled_text_is_chained_after_the_train_reader(tmp_path):
+def test_unlabelled_text_is_streamed_beside_the_train_reader(tmp_path):
     nlp = spacy.blank("en")
     DocBin(docs=[nlp("Gold text here.")]).to_disk(tmp_path / "train.spacy")
     (tmp_path / "raw.txt").write_text("Raw one\nRaw two\n")
@@ -124,9 +147,15 @@ def test_unlabelled_text_is_chained_after_the_train_reader(tmp_path):
         "path": str(tmp_path / "train.spacy"),
         "gold_preproc": False,
     }
-    chained = with_unlabelled_text(config, str(tmp_path / "raw.txt"))
-    reader = registry.resolve({"train": chained["corpora"]["train"]})["train"]
-    assert [eg.text for eg in reader(nlp)] == ["Gold text here.", "Raw one", "Raw two"]
+    mixed = with_unlabelled_text(config, str(tmp_path / "raw.txt"), gold_share=0.5)
+    assert mixed["corpora"]["train"]["@readers"] == "spacy-skd.MixedCorpus.v1"
+    assert mixed["training"]["max_epochs"] == -1
+    corpora = mixed.interpolate()["corpora"]
+    reader = registry.resolve({"train": corpora["train"]})["train"]
+    texts = [eg.text for eg in reader(nlp)]
+    assert texts.count("Gold text here.") == 1
+    assert set(texts) - {"Gold text here."} <= {"Raw one", "Raw two"}
+    assert len(texts) > 1
     with pytest.raises(ValueError, match="a .txt or .jsonl file"):
         with_unlabelled_text(config, str(tmp_path / "train.spacy"))
     with pytest.raises(ValueError, match="does not exist"):

@@ -29,6 +29,8 @@ def test_counts_identical_predictions_token_by_token():
     assert "pos" not in result and "ent" not in result  # neither doc predicts them
     with pytest.raises(ValueError, match="words"):
         agreement_of([a], [Doc(vocab, words=["other"] * 4)])
+    with pytest.raises(ValueError, match="different numbers of docs"):
+        agreement_of([a, a], iter([a]))
 
 
 def test_cli_agreement_of_a_pipeline_with_itself_is_total(teacher_path, tmp_path):
