@@ -1,6 +1,6 @@
 """What distillation costs per training step, against gold-only training of the
-same student, with the teacher's targets already in the cache (issue: "one epoch
-of distillation costs <= 1.3x one epoch of gold-only training"), and the
+same student, with the teacher's targets already in the cache (target: one epoch
+of distillation costs at most 1.3x one epoch of gold-only training), and the
 teacher's annotation throughput on its own.
 
 Every variant (gold only, then the distiller with each method) is built from the

@@ -1,4 +1,4 @@
-"""Issue 10's comparison runs: the CNN student trained gold-only and distilled
+"""Comparison runs of the KD methods: the CNN student trained gold-only and distilled
 from one teacher with each KD method, over several seeds, then scored on EWT
 test and GUM test and compared with the teacher (agreement).
 
@@ -42,7 +42,8 @@ SCORES = {
     "gum-test": [("pos_acc", "GUM UPOS"), ("dep_uas", "GUM UAS"), ("dep_las", "GUM LAS")],
 }
 AGREEMENT = [("tag", "agree tag"), ("labelled_head", "agree head+label")]
-# INTERFACES.md section 9: minimum gains of a distilled student over gold-only
+# minimum gains of a distilled student over gold-only (docs/methods.md, "Comparing
+# methods: what 'beats' means")
 GOLD_MARGINS = {"pos_acc": 0.2, "dep_las": 0.5}
 # what each variant is: a KD method, with or without the unlabelled text, and
 # the temperature
@@ -173,7 +174,7 @@ def run(
     config: Path = typer.Option(Path("configs/student_cnn.cfg")),
     corpus: Path = typer.Option(PROJECT / "corpus", help="Folder of the project's .spacy files"),
     cache: Path = typer.Option(PROJECT / "cache/teacher-minilm"),
-    unlabelled: Path = typer.Option(Path("../shared/data/unlabelled/gum-train.txt")),
+    unlabelled: Path = typer.Option(PROJECT / "assets/unlabelled/gum-train.txt"),
     steps: int = typer.Option(4000),
     metrics_dir: Path = typer.Option(Path("bench/metrics/kd")),
 ) -> None:
@@ -226,7 +227,7 @@ def summary(
 ) -> None:
     """Mean ± standard deviation over seeds of each variant (n = seeds found), and
     whether each distilled variant beats gold-only, and structural beats token KD,
-    in UPOS and LAS on EWT test as INTERFACES.md section 9 defines it."""
+    in UPOS and LAS on EWT test as docs/methods.md defines it."""
     names = sorted(p.name[: -len(".agreement.json")] for p in metrics_dir.glob("*.agreement.json"))
     by_variant: Dict[str, List[str]] = {}
     for name in names:
