@@ -114,7 +114,7 @@ def test_smoke_report_has_the_three_pipelines(smoke_run):
 def test_smoke_package_loads_with_spacy_load(smoke_run):
     work, result = smoke_run
     assert "['tok2vec', 'senter', 'tagger', 'upos', 'parser', 'ner']" in result.stdout
-    distilled = work / "training" / "distilled-cnn-tiny-structural-s0"
+    distilled = work / "training" / "distilled-cnn-tiny-structural-u2000-s0"
     used = (distilled / "distill.cfg").read_text()
     assert "spacy.PlainTextCorpus.v1" in used and "skd_distiller" in used
     assert (
