@@ -79,7 +79,7 @@ def token_kd(probabilities: numpy.ndarray, targets: SequenceTargets) -> tuple:
     teacher = teacher_distribution([targets], logits.detach(), lengths)
     loss = summed_kd_loss(student, teacher, targets.method, targets.temperature)
     loss.backward()
-    return logits.grad[0].numpy(), float(loss)
+    return logits.grad[0].numpy(), float(loss.detach())
 
 
 def write_silver(example: Example, pipe, targets) -> bool:
