@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Optional
+from typing import Optional, Tuple
 
 import torch
 from torch import Tensor
@@ -81,7 +81,16 @@ class LinearChainCRF(StructuredDistribution):
     @cached_property
     def _betas(self) -> Tensor:
         """`[B, N, L]` log-sum of the suffix scores after each label (including
-        the end score); `end` at the last real position and at padding."""
+        the end score); `end` at the last real position and at padding. Unless
+        `_alphas` are known already, both come from one pass over the positions
+        (`_forward_backward`)."""
+        if "_alphas" in self.__dict__:
+            return self._backward()
+        alphas, betas = self._forward_backward()
+        self.__dict__["_alphas"] = alphas
+        return betas
+
+    def _backward(self) -> Tensor:
         beta = self.end
         betas = [beta]
         for i in range(self.emissions.shape[1] - 2, -1, -1):
@@ -90,6 +99,28 @@ class LinearChainCRF(StructuredDistribution):
             beta = torch.where(self.mask[:, i + 1, None], step, self.end)
             betas.append(beta)
         return torch.stack(betas[::-1], dim=1)
+
+    def _forward_backward(self) -> Tuple[Tensor, Tensor]:
+        """`_alphas` and `_betas`, `[B, N, L]` each, in one loop: step k moves the
+        alphas to position k and the betas to position N-1-k as one batch of 2B
+        rows (the betas against the transposed transitions), so the positions
+        are walked once, not twice, and each step costs one logsumexp."""
+        batch, n_max, _ = self.emissions.shape
+        both_transitions = torch.cat([self.transitions, self.transitions.transpose(1, 2)])
+        emitted = self.emissions.unbind(1)
+        real = self.mask[..., None].unbind(1)
+        alpha = self.start + emitted[0]
+        beta = self.end
+        alphas, betas = [alpha], [beta]
+        for k in range(1, n_max):
+            j = n_max - 1 - k
+            state = torch.cat([alpha, emitted[j + 1] + beta])
+            step = torch.logsumexp(state[:, :, None] + both_transitions, dim=1)
+            alpha = torch.where(real[k], step[:batch] + emitted[k], alpha)
+            beta = torch.where(real[j + 1], step[batch:], self.end)
+            alphas.append(alpha)
+            betas.append(beta)
+        return torch.stack(alphas, dim=1), torch.stack(betas[::-1], dim=1)
 
     @cached_property
     def log_partition(self) -> Tensor:
@@ -100,7 +131,8 @@ class LinearChainCRF(StructuredDistribution):
     @cached_property
     def marginals(self) -> Tensor:
         """`[B, N, L]` P(y_i = l), by forward-backward."""
-        log_marg = self._alphas + self._betas - self.log_partition[:, None, None]
+        betas = self._betas  # first: computes the alphas with them when unknown
+        log_marg = self._alphas + betas - self.log_partition[:, None, None]
         return log_marg.exp().clamp(max=1.0) * self.mask[..., None]
 
     @cached_property

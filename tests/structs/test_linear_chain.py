@@ -95,6 +95,35 @@ def test_marginals(case, seed, scale, form):
 
 
 @pytest.mark.parametrize("case,seed,scale,form", PARAMS)
+def test_one_pass_forward_backward_equals_two(case, seed, scale, form):
+    """Marginals asked first walk the positions once for alphas and betas
+    together; after log Z the betas take a pass of their own: both agree, values
+    and gradients."""
+    inp = make_inputs(case, seed, scale, form)
+    leaves = [x for x in inp.values() if x is not None and x.is_floating_point()]
+    for x in leaves:
+        x.requires_grad_(True)
+    one_pass, two_passes = build(inp), build(inp)
+    marginals = one_pass.marginals
+    log_z = two_passes.log_partition
+    assert "_betas" not in two_passes.__dict__
+    assert_close(marginals, two_passes.marginals, msg="marginals")
+    assert_close(one_pass._alphas, two_passes._alphas, msg="alphas")
+    assert_close(one_pass._betas, two_passes._betas, msg="betas")
+    assert_close(one_pass.log_partition, log_z, msg="log_partition")
+    weights = brute.rand_scores(torch.Generator().manual_seed(seed), *marginals.shape, scale=1.0)
+    # allow_unused: with one position the transitions take no part
+    got = torch.autograd.grad((marginals * weights).sum(), leaves, allow_unused=True)
+    expected = torch.autograd.grad(
+        (two_passes.marginals * weights).sum(), leaves, allow_unused=True
+    )
+    for a, e in zip(got, expected):
+        assert (a is None) == (e is None)
+        if a is not None:
+            assert_close(a, e, msg="gradient")
+
+
+@pytest.mark.parametrize("case,seed,scale,form", PARAMS)
 def test_pair_marginals(case, seed, scale, form):
     inp = make_inputs(case, seed, scale, form)
     dist, enums = build(inp), enumerate_(inp)
