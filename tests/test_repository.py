@@ -61,17 +61,23 @@ def _repository_files() -> list:
     return [name for name in names if (ROOT / name).is_file()]
 
 
+# an upper-case markdown document's name, e.g. a design document's
+DOCUMENT_NAME = re.compile(rb"\b[A-Z][A-Z_]+\.md\b")
+
+
 def test_no_file_points_outside_the_repository():
-    """The project's own docs live in docs/: no file names a design document or a
-    folder outside the repository (run records quote their commands as run)."""
+    """The project's own docs live in docs/: every upper-case document a file names
+    (`NAME.md`) is one of the repository's, and no file names a folder outside it
+    (run records quote their commands as run)."""
     this = Path(__file__).resolve().relative_to(ROOT).as_posix()
+    own_documents = {Path(name).name.encode() for name in _repository_files()}
     offenders = []
     for name in _repository_files():
         if name == this:
             continue
         content = (ROOT / name).read_bytes()
-        if b"INTERFACES.md" in content:
-            offenders.append(f"{name}: INTERFACES.md")
+        for named in set(DOCUMENT_NAME.findall(content)) - own_documents:
+            offenders.append(f"{name}: {named.decode()}")
         if b"../shared" in content and not name.startswith(RUN_RECORDS):
             offenders.append(f"{name}: ../shared")
     assert not offenders, offenders
