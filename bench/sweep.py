@@ -7,8 +7,12 @@ tasks (tagger, morphologizer, parser and NER: bench/configs/stock_cnn_ner.cfg,
 trained once with the same steps and seed). Every step writes its output under a
 `.partial` name and renames it when done; a step whose output exists is skipped,
 so a stopped sweep goes on where it stopped. Per variant it writes
-`<metrics-dir>/<variant>.json` (scores, speeds, commands), then `table.md` of all
-the variants there.
+`<metrics-dir>/<variant>.json` (scores, speeds, commands), then, from all the
+JSON files there (bench/sweep_report.py), `table.md`, `plot.png` and
+`plot-upos.png` (EWT test LAS and UPOS against words/s of the students, the stock
+pipeline and the teacher, whose scores and timing come from the project's
+`--teacher-metrics`), and `curve.md` and `curve.png` for the variants run with
+several `--unlabelled-words`. With no variant it only rewrites these reports.
 
 Variants (`--list` prints each with its overrides): cnn96 (configs/student_cnn.cfg
 as it is), cnn128, cnn192, cnn256 (the same at that tok2vec width, the hash
@@ -39,9 +43,11 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import srsly
 import typer
+from sweep_report import write_reports
 from table import SCORES
 
 from spacy_skd.cli.text import word_count
+from spacy_skd.text_files import read_texts
 
 STUDENT_CNN = "configs/student_cnn.cfg"
 STUDENT_BILSTM = "configs/student_bilstm.cfg"
@@ -338,10 +344,19 @@ def scores(run: Path) -> Dict[str, Dict[str, Optional[float]]]:
     return results
 
 
+def transfer_words(s: Settings) -> int:
+    """The words (whitespace-separated) of the unlabelled sample the distilled runs
+    read: 0 for none."""
+    if s.unlabelled_words == "0":
+        return 0
+    return sum(len(doc.split()) for _, doc in read_texts(s.text))
+
+
 def results(variant: Variant, s: Settings, steps: Sequence[Step]) -> dict:
     """What the per-variant JSON file holds: settings, commands, scores, speeds."""
     runs = {"stock": s.stock, "gold": s.gold(variant), "distilled": s.distilled(variant)}
-    speed = srsly.read_json(s.speed(variant))["pipelines"]
+    timing = srsly.read_json(s.speed(variant))
+    speed = timing.pop("pipelines")
     by_output = {step.output: step for step in steps}
     outputs = {**runs, "speed": s.speed(variant)}
     return {
@@ -355,11 +370,13 @@ def results(variant: Variant, s: Settings, steps: Sequence[Step]) -> dict:
         "teacher": str(s.teacher),
         "unlabelled": str(s.unlabelled),
         "unlabelled_words": s.unlabelled_words,
+        "transfer_words": transfer_words(s),
         "steps": s.steps,
         "seed": s.seed,
         "method": s.method,
         "distill_args": list(s.distill_args),
         "commands": {name: shown(by_output[path].command(path)) for name, path in outputs.items()},
+        "timing": timing,
         "runs": {
             name: {
                 **scores(path),
@@ -371,43 +388,9 @@ def results(variant: Variant, s: Settings, steps: Sequence[Step]) -> dict:
     }
 
 
-def percent(value: Optional[float]) -> str:
-    return "—" if value is None else f"{100 * value:.2f}"
-
-
-def table(metrics_dir: Path) -> str:
-    """A markdown table of the per-variant JSON files in `metrics_dir` (empty if
-    none): the stock pipeline's scores once, then each variant's gold-only and
-    distilled runs, in the order of STUDENTS, each student before its +hidden
-    variants."""
-    variants = [srsly.read_json(path) for path in metrics_dir.glob("*.json")]
-    if not variants:
-        return ""
-    order = list(STUDENTS)
-    variants.sort(key=lambda v: (order.index(v["student"]), v["hidden_loss"] or "", v["variant"]))
-    header = [f"EWT {title}" for _, title in SCORES] + [f"GUM {title}" for _, title in SCORES[:4]]
-    header += ["words/s", "stock words/s, same turns", "time per word, x stock"]
-    lines = ["| variant | run | " + " | ".join(header) + " |", "|---" * (len(header) + 2) + "|"]
-    for index, variant in enumerate(variants):
-        runs = variant["runs"]
-        names = ["stock", "gold", "distilled"] if index == 0 else ["gold", "distilled"]
-        for name in names:
-            run = runs[name]
-            cells = [percent(run["ewt-test"][key]) for key, _ in SCORES]
-            cells += [percent(run["gum-test"][key]) for key, _ in SCORES[:4]]
-            cells += [
-                f"{run['words_per_second']:,.0f}",
-                f"{runs['stock']['words_per_second']:,.0f}",
-                f"{run['time_per_word_vs_stock']:.2f}",
-            ]
-            label = "spaCy stock CNN" if name == "stock" else variant["variant"]
-            lines.append(f"| {label} | {name} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
-
-
 def main(
     variants: Optional[List[str]] = typer.Argument(
-        None, help="Variants to run (none: only rewrite the table)"
+        None, help="Variants to run (none: only rewrite the table, plots and curves)"
     ),
     teacher: Path = typer.Option(
         Path("project/training/teacher-minilm/model-best"), help="Trained teacher pipeline"
@@ -445,6 +428,11 @@ def main(
     threads: int = typer.Option(2, min=1, help="torch threads while timing"),
     training_dir: Path = typer.Option(Path("training/sweep"), help="Where the runs go"),
     metrics_dir: Path = typer.Option(Path("bench/metrics/sweep"), help="Where the JSON files go"),
+    teacher_metrics: Path = typer.Option(
+        Path("project/metrics"),
+        help="The project's scores and timing of the teacher for the plots "
+        "(teacher-<name>.ewt-test.json and .speed.json of a teacher in teacher-<name>/model-best)",
+    ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the commands still to run"),
     list_variants: bool = typer.Option(False, "--list", help="Print the variants and stop"),
 ) -> None:
@@ -484,9 +472,8 @@ def main(
     for variant in chosen:
         path = metrics_dir / f"{settings.run_name(variant)}.json"
         srsly.write_json(path, results(variant, settings, steps_to_run))
-    text = table(metrics_dir)
+    text = write_reports(metrics_dir, list(STUDENTS), teacher_metrics)
     if text:
-        (metrics_dir / "table.md").write_text(text, encoding="utf8")
         typer.echo(text)
 
 

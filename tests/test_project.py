@@ -2,10 +2,13 @@
 workflow (every step of `all` on the committed EWT sample with a tiny random
 transformer) runs from a fresh copy and ends in a report and a loadable package."""
 
+import importlib.util
+import io
 import json
 import shutil
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -21,13 +24,15 @@ def project_config(**overrides):
 
 
 def test_every_dependency_is_data_a_config_or_an_earlier_output():
+    """... or a file committed with the project (outside the folders of its runs)."""
     config = project_config(data_dir="DATA")
     commands = {command["name"]: command for command in config["commands"]}
     made = set()
     for name in config["workflows"]["all"]:
         command = commands[name]
         for dep in command.get("deps", []):
-            assert dep.startswith(("DATA/", "../configs/")) or dep in made, (name, dep)
+            committed = dep.split("/")[0] not in config["directories"] and (PROJECT / dep).is_file()
+            assert dep.startswith(("DATA/", "../configs/")) or dep in made or committed, (name, dep)
         made.update(command.get("outputs", []) + command.get("outputs_no_cache", []))
     assert {"metrics/report.md", "metrics/report.png"} <= made
 
@@ -62,6 +67,80 @@ def test_the_teacher_annotates_and_teaches_on_training_text_only():
     prefix = "assets/unlabelled/transfer-1000.txt"
     assert sample.split()[4:] == [config["vars"]["unlabelled"], prefix, "--max-words", "1000"]
     assert f"--unlabelled={prefix}" in distill and prefix in commands["distill"]["deps"]
+
+
+def project_script(name: str):
+    """A module of project/scripts/."""
+    spec = importlib.util.spec_from_file_location(name, PROJECT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+ship_package = project_script("ship_package")
+
+
+def write_sdist(path: Path, card: str, payload: str = "weights") -> Path:
+    """A stand-in sdist: `NAME-VERSION/README.md` and a model file."""
+    top = path.name[: -len(".tar.gz")]
+    with tarfile.open(path, "w:gz") as archive:
+        for name, text in (("README.md", card), ("model/weights", payload)):
+            data = text.encode("utf8")
+            info = tarfile.TarInfo(f"{top}/{name}")
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return path
+
+
+def test_the_package_step_ships_its_sdist_alone_under_packages():
+    config = project_config(package_name="skd_x", package_version="1.2.3")
+    (package,) = [c for c in config["commands"] if c["name"] == "package"]
+    assert package["outputs"] == ["packages/en_skd_x-1.2.3.tar.gz"]
+    card, build, ship, install, _ = package["script"]
+    assert card.split()[4:6] == [package["deps"][0], "packages/build/pipeline"]
+    assert build.split()[4:6] == ["packages/build/pipeline", "packages/build"]
+    assert "--build sdist" in build
+    dist = "packages/build/en_skd_x-1.2.3/dist/en_skd_x-1.2.3.tar.gz"
+    assert ship.split()[2:] == [dist, "packages", "--max-mb", "20"]
+    assert install.endswith(" packages/en_skd_x-1.2.3.tar.gz")
+    ignored = subprocess.run(
+        ["git", "check-ignore", "packages/build/x", "packages/en_skd_x-1.2.3.tar.gz"],
+        cwd=PROJECT,
+        capture_output=True,
+        text=True,
+    )
+    assert ignored.stdout.split() == ["packages/build/x"]
+
+
+def test_ship_keeps_one_package_and_the_old_file_when_the_card_is_the_same(tmp_path):
+    shipped = tmp_path / "packages"
+    shipped.mkdir()
+    old = write_sdist(shipped / "en_skd_cnn-0.0.9.tar.gz", "old card")
+    (shipped / "notes.txt").write_text("kept")
+    build = tmp_path / "build"
+    build.mkdir()
+    first = write_sdist(build / "en_skd_cnn-0.1.0.tar.gz", "card v1").read_bytes()
+    target = ship_package.ship(build / "en_skd_cnn-0.1.0.tar.gz", shipped)
+    assert target.read_bytes() == first and not old.exists()
+    assert sorted(p.name for p in shipped.iterdir()) == ["en_skd_cnn-0.1.0.tar.gz", "notes.txt"]
+    # a rebuild with the same card (other bytes) leaves the shipped file as it was
+    same = write_sdist(build / "en_skd_cnn-0.1.0.tar.gz", "card v1", payload="rebuilt")
+    assert same.read_bytes() != first
+    assert ship_package.ship(same, shipped).read_bytes() == first
+    changed = write_sdist(build / "en_skd_cnn-0.1.0.tar.gz", "card v2")
+    assert ship_package.card(ship_package.ship(changed, shipped)) == b"card v2"
+
+
+def test_ship_refuses_an_oversized_or_missing_sdist(tmp_path):
+    sdist = write_sdist(tmp_path / "en_big-0.1.0.tar.gz", "card", payload="x" * 2000)
+    size = sdist.stat().st_size / 1e6
+    with pytest.raises(ValueError, match=rf"is {size:.1f} MB, over the 0.0001 MB"):
+        ship_package.ship(sdist, tmp_path / "packages", max_mb=0.0001)
+    assert not (tmp_path / "packages").exists()
+    with pytest.raises(ValueError, match="not an sdist"):
+        ship_package.ship(tmp_path / "en_none-0.1.0.tar.gz", tmp_path / "packages")
+    with pytest.raises(SystemExit, match="error: .* over the 0.0001 MB"):
+        ship_package.main([str(sdist), str(tmp_path / "packages"), "--max-mb", "0.0001"])
 
 
 @pytest.fixture(scope="module")
@@ -113,10 +192,17 @@ def test_smoke_report_has_the_three_pipelines(smoke_run):
 
 def test_smoke_package_loads_with_spacy_load(smoke_run):
     work, result = smoke_run
-    assert "['tok2vec', 'senter', 'tagger', 'upos', 'parser', 'ner']" in result.stdout
+    assert "['tok2vec', 'senter', 'tagger', 'upos', 'parser', 'ner'] CC BY-SA 4.0" in result.stdout
+    # the one sdist in the smoke run's packages/, with the model card as its README
+    (sdist,) = [path.name for path in (work / "packages").iterdir() if path.is_file()]
+    assert sdist == "en_skd_smoke-0.1.0.tar.gz"
+    card = ship_package.card(work / "packages" / sdist).decode("utf8")
+    assert card.startswith("# en_skd_smoke 0.1.0\n")
+    assert "| this pipeline | UD English-GUM test |" in card and "| teacher | " in card
+    assert "| gold-only twin | " in card and "Stack Exchange" in card
     distilled = work / "training" / "distilled-cnn-tiny-structural-u2000-s0"
     used = (distilled / "distill.cfg").read_text()
-    assert "spacy.PlainTextCorpus.v1" in used and "skd_distiller" in used
+    assert "spacy-skd.TextCorpus.v1" in used and "skd_distiller" in used
     assert (
         "distiller"
         not in json.loads((distilled / "model-best" / "meta.json").read_text())["pipeline"]

@@ -1,7 +1,8 @@
 """bench/sweep.py: the commands it plans (the same corpora, steps and seed for the
 stock, gold-only and distilled runs; each student's overrides; hidden-state KD
 for the +hidden variants; finished outputs skipped), and, marked slow, a whole
-sweep on the committed EWT sample with a tiny teacher, run twice."""
+sweep on the committed EWT sample with a tiny teacher, run twice; the reports
+(table, plots, learning curve) rewritten from fake result files alone."""
 
 import importlib.util
 import json
@@ -9,6 +10,7 @@ import shlex
 import subprocess
 import sys
 from pathlib import Path
+from typing import Dict
 
 import pytest
 import typer
@@ -38,12 +40,12 @@ SAME_RUN = [
 ]
 
 
-def load_sweep():
-    """bench/sweep.py as a module; it imports its neighbours in bench/ as a script
+def load_bench(name: str):
+    """bench/<name>.py as a module; it imports its neighbours in bench/ as a script
     run from there would."""
-    spec = importlib.util.spec_from_file_location("sweep", ROOT / "bench" / "sweep.py")
+    spec = importlib.util.spec_from_file_location(name, ROOT / "bench" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
-    sys.modules["sweep"] = module
+    sys.modules[name] = module
     sys.path.insert(0, str(ROOT / "bench"))
     try:
         spec.loader.exec_module(module)
@@ -52,7 +54,9 @@ def load_sweep():
     return module
 
 
-sweep = load_sweep()
+sweep = load_bench("sweep")
+sweep_report = sys.modules["sweep_report"]
+speed_ratio = load_bench("speed_ratio")
 app = typer.Typer()
 app.command()(sweep.main)
 
@@ -180,6 +184,200 @@ def test_unknown_variants_and_word_counts_are_refused(tmp_path):
         assert result.exit_code == 2 and "Invalid value" in result.output, result.output
 
 
+def fake_scores(las: float, gum: bool = False) -> dict:
+    """What `spacy evaluate --output` writes, the scores the sweep reads: UPOS
+    and XPOS 10 points above LAS, no NER on GUM."""
+    scores = {"token_acc": 1.0, "tag_acc": las + 0.1, "pos_acc": las + 0.1, "dep_uas": las + 0.05}
+    return {**scores, "dep_las": las, "sents_f": 0.9, "ents_f": None if gum else las - 0.1}
+
+
+def fake_sweep_run(
+    tmp_path, name: str, unlabelled_words: str, las: Dict[str, float], speeds: Dict[str, float]
+) -> dict:
+    """The sweep's JSON for `name` from fake outputs of its steps: scores (GUM 10
+    points under EWT), a timing in turns (bench/speed_ratio.py's summary) and an
+    unlabelled sample of a 5-word line a doc, its words under the number asked."""
+    variant = sweep.parse_variant(name)
+    settings = sweep.Settings(
+        teacher=tmp_path / "project" / "training" / "teacher-minilm" / "model-best",
+        corpus_dir=tmp_path / "corpus",
+        unlabelled=tmp_path / "transfer-mix.txt",
+        unlabelled_words=unlabelled_words,
+        steps=4000,
+        eval_frequency=200,
+        seed=0,
+        method="structural",
+        hidden_layers=(-1, 3),
+        cache_dir=None,
+        distill_args=(),
+        gpu_id=-1,
+        rounds=5,
+        threads=2,
+        training_dir=tmp_path / "runs",
+    )
+    runs = {"stock": settings.stock, "gold": settings.gold(variant)}
+    runs["distilled"] = settings.distilled(variant)
+    for kind, run in runs.items():
+        run.mkdir(parents=True, exist_ok=True)
+        (run / "ewt-test.json").write_text(json.dumps(fake_scores(las[kind])))
+        (run / "gum-test.json").write_text(json.dumps(fake_scores(las[kind] - 0.1, gum=True)))
+    timings = {str(run / "model-best"): [speeds[kind]] * 5 for kind, run in runs.items()}
+    summary = speed_ratio.speed_summary(timings, n_texts=2077, batch_size=64)
+    settings.speed(variant).write_text(json.dumps({"corpus": "C", "rounds": 5, **summary}))
+    if unlabelled_words != "0":
+        docs = (1000 if unlabelled_words == "all" else int(unlabelled_words)) // 5
+        settings.text.parent.mkdir(parents=True, exist_ok=True)
+        settings.text.write_text("one two three four five\n" * docs)
+    return sweep.results(variant, settings, sweep.plan([variant], settings))
+
+
+def write_fake_sweep(tmp_path) -> Path:
+    """Result files of a learning curve of cnn96 (0, 152 and 503 words asked, all
+    1,000), of cnn96+hidden-mse and cnn128 on all of it, and the teacher's project
+    metrics; returns the metrics folder."""
+    metrics = tmp_path / "metrics"
+    metrics.mkdir()
+    runs = [
+        ("cnn96", "0", 0.81, 9000),
+        ("cnn96", "152", 0.82, 8800),
+        ("cnn96", "503", 0.83, 9100),
+        ("cnn96", "all", 0.84, 8900),
+        ("cnn96+hidden-mse", "all", 0.845, 9000),
+        ("cnn128", "all", 0.85, 7000),
+    ]
+    for name, words, las, speed in runs:
+        gold = 0.80 if name.startswith("cnn96") else 0.805
+        result = fake_sweep_run(
+            tmp_path,
+            name,
+            words,
+            {"stock": 0.79, "gold": gold, "distilled": las},
+            {"stock": 10000 + speed, "gold": speed + 100, "distilled": speed},
+        )
+        (metrics / f"{result['variant']}.json").write_text(json.dumps(result))
+    teacher = tmp_path / "project" / "metrics"
+    teacher.mkdir(parents=True)
+    (teacher / "teacher-minilm.ewt-test.json").write_text(json.dumps(fake_scores(0.86)))
+    speed = {"cpu_words_per_second": 1400.0, "gpu_words_per_second": None, "threads": 2}
+    speed.update({"cpu": "some CPU", "size_mb": 94.0})
+    (teacher / "teacher-minilm.speed.json").write_text(json.dumps(speed))
+    return metrics
+
+
+def test_results_record_the_sample_and_the_timing(tmp_path):
+    las = {"stock": 0.79, "gold": 0.80, "distilled": 0.82}
+    speeds = {"stock": 10000, "gold": 9000, "distilled": 8000}
+    result = fake_sweep_run(tmp_path, "cnn96", "152", las, speeds)
+    assert result["variant"] == "cnn96-u152" and result["transfer_words"] == 150
+    assert result["timing"]["rounds"] == 5 and result["timing"]["texts"] == 2077
+    assert result["runs"]["distilled"]["time_per_word_vs_stock"] == pytest.approx(10000 / 8000)
+    assert result["runs"]["gold"]["gum-test"]["dep_las"] == pytest.approx(0.7)
+    assert fake_sweep_run(tmp_path, "cnn96", "0", las, speeds)["transfer_words"] == 0
+
+
+def test_the_reports_are_rewritten_from_the_json_files_alone(tmp_path):
+    pytest.importorskip("matplotlib")
+    metrics = write_fake_sweep(tmp_path)
+    args = ["--metrics-dir", str(metrics), "--teacher-metrics", str(tmp_path / "project/metrics")]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    names = sorted(path.name for path in metrics.iterdir() if path.suffix != ".json")
+    assert names == ["curve.md", "curve.png", "plot-upos.png", "plot.png", "table.md"]
+    for name in ("curve.png", "plot-upos.png", "plot.png"):
+        assert (metrics / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    table = (metrics / "table.md").read_text().splitlines()
+    assert [row.split(" | ")[:2] for row in table[2:]] == [
+        ["| spaCy stock CNN", "stock"],
+        *[
+            ["| " + name, run]
+            for name in (
+                "cnn96-u0",
+                "cnn96-u152",
+                "cnn96-u503",
+                "cnn96",
+                "cnn96+hidden-mse",
+                "cnn128",
+            )
+            for run in ("gold", "distilled")
+        ],
+    ]
+    # one curve, cnn96's: its gold-only twin, then a row per transfer set, in size order
+    curve = (metrics / "curve.md").read_text()
+    assert [line for line in curve.splitlines() if line.startswith("## ")] == ["## cnn96"]
+    rows = [line.split(" | ") for line in curve.splitlines() if line.startswith("| ")][1:]
+    assert [row[:3] for row in rows] == [
+        ["| gold-only", "—", "—"],
+        ["| distilled", "0", "0"],
+        ["| distilled", "152", "150"],
+        ["| distilled", "503", "500"],
+        ["| distilled", "all", "1,000"],
+    ]
+    # EWT LAS, EWT UPOS, GUM LAS, GUM UPOS
+    assert rows[0][3:] == ["80.00", "90.00", "70.00", "80.00 |"]
+    assert [row[3] for row in rows[1:]] == ["81.00", "82.00", "83.00", "84.00"]
+    # without the curve's runs, their curve goes
+    for path in metrics.glob("cnn96-u*.json"):
+        path.unlink()
+    assert CliRunner().invoke(app, args).exit_code == 0
+    assert not (metrics / "curve.md").exists() and not (metrics / "curve.png").exists()
+    assert len((metrics / "table.md").read_text().splitlines()) == 2 + 1 + 6
+
+
+def test_the_plot_has_every_pipeline_once_and_the_teacher(tmp_path):
+    pytest.importorskip("matplotlib")
+    metrics = write_fake_sweep(tmp_path)
+    results = sweep_report.read_results(metrics, list(sweep.STUDENTS))
+    teachers = sweep_report.read_teachers(results, tmp_path / "project" / "metrics")
+    points = sweep_report.plot_points(results, teachers, "dep_las")
+    found = {(p.label, p.kind): (*p.words_per_second, *p.scores) for p in points}
+    expected = {
+        ("spaCy stock CNN", "stock"): (18950, 0.79),  # the median of its six timings
+        ("cnn96", "gold"): (9100, 0.80),  # of its five, one beside each distilled run
+        ("cnn128", "gold"): (7100, 0.805),
+        ("cnn96-u0", "distilled"): (9000, 0.81),
+        ("cnn96-u152", "distilled"): (8800, 0.82),
+        ("cnn96-u503", "distilled"): (9100, 0.83),
+        ("cnn96", "distilled"): (8900, 0.84),
+        ("cnn96+hidden-mse", "distilled"): (9000, 0.845),
+        ("cnn128", "distilled"): (7000, 0.85),
+        ("teacher-minilm", "teacher"): (1400.0, 0.86),
+    }
+    assert len(points) == len(found) and set(found) == set(expected)
+    for key, values in expected.items():
+        assert found[key] == pytest.approx(values), key
+    note = sweep_report.timing_note(results, teachers)
+    assert "in turns" in note and "teacher: a separate timing" in note
+    # without the teacher's files, the plot goes on without it
+    assert sweep_report.read_teachers(results, tmp_path) == {}
+
+
+def test_the_curve_keeps_its_labels_inside_and_needs_the_sample_size(tmp_path):
+    pytest.importorskip("matplotlib")
+    metrics = write_fake_sweep(tmp_path)
+    results = sweep_report.read_results(metrics, list(sweep.STUDENTS))
+    curves = sweep_report.curves(results)
+    assert {name: [r["unlabelled_words"] for r in runs] for name, runs in curves.items()} == {
+        "cnn96": ["0", "152", "503", "all"]
+    }
+    figure = sweep_report.curve_figure(curves)
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    frame = figure.bbox
+    texts = [figure.legends[0], *figure.texts]
+    for axes in figure.axes:
+        assert axes.get_xscale() == "symlog"
+        assert [tick.get_text() for tick in axes.get_xticklabels()] == ["0", "150", "500", "1k"]
+        texts += [axes.title, axes.xaxis.label, axes.yaxis.label]
+        texts += axes.get_xticklabels() + axes.get_yticklabels()
+    for text in texts:
+        box = text.get_window_extent(renderer)
+        assert frame.x0 <= box.x0 and box.x1 <= frame.x1, (text, box, frame)
+        assert frame.y0 <= box.y0 and box.y1 <= frame.y1, (text, box, frame)
+    del curves["cnn96"][1]["transfer_words"]
+    with pytest.raises(ValueError, match="cnn96-u152.json does not record"):
+        sweep_report.curve_page(curves)
+
+
 @pytest.mark.slow
 def test_a_sweep_runs_and_resumes_on_the_sample(tmp_path, monkeypatch):
     force_hf_offline(monkeypatch)
@@ -208,13 +406,17 @@ def test_a_sweep_runs_and_resumes_on_the_sample(tmp_path, monkeypatch):
     args += ["--unlabelled", str(text), "--unlabelled-words", "1000", "--hidden-layers", "-1,1"]
     args += ["--steps", "2", "--eval-frequency", "1", "--rounds", "1", "--threads", "1"]
     args += ["--training-dir", str(tmp_path / "runs"), "--metrics-dir", str(metrics)]
+    args += ["--teacher-metrics", str(tmp_path)]
     first = subprocess.run(args, cwd=ROOT, capture_output=True, text=True)
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-5000:]
     assert sorted(p.name for p in metrics.iterdir()) == [
         "cnn96+hidden-mse-u1000.json",
         "cnn96-u1000.json",
+        "plot-upos.png",
+        "plot.png",
         "table.md",
     ]
+    assert "warning: the plot leaves out the teacher" in first.stderr
     assert not list((tmp_path / "runs").glob("**/*.partial*"))
     hidden = json.loads((metrics / "cnn96+hidden-mse-u1000.json").read_text())
     assert hidden["hidden_layers"] == [-1, 1] and hidden["hidden_loss"] == "mse"
@@ -227,7 +429,8 @@ def test_a_sweep_runs_and_resumes_on_the_sample(tmp_path, monkeypatch):
     distilled = tmp_path / "runs" / "cnn96+hidden-mse-u1000" / "distilled"
     used = load_config(distilled / "distill.cfg")["components"]["distiller"]
     assert used["hidden_layers"] == [-1, 1] and used["hidden_loss"] == "mse"
-    assert len((tmp_path / "runs" / "unlabelled" / "transfer-1000.txt").read_text().split()) <= 1000
+    sample = (tmp_path / "runs" / "unlabelled" / "transfer-1000.txt").read_text().split()
+    assert hidden["transfer_words"] == len(sample) <= 1000
     table = (metrics / "table.md").read_text().splitlines()
     assert [row.split(" | ")[:2] for row in table[2:]] == [
         ["| spaCy stock CNN", "stock"],

@@ -17,6 +17,8 @@ from pathlib import Path
 PROJECT = Path(__file__).resolve().parents[1]
 SAMPLE = PROJECT.parent / "tests" / "fixtures" / "ewt_sample"
 CONFIGS = PROJECT.parent / "configs"
+# the committed files that the steps read
+PROJECT_FILES = ("project.yml", "data.md", "scripts")
 
 # the smoke run's vars: a few steps of everything, a package of its own name
 SMOKE_VARS = {
@@ -68,7 +70,9 @@ def main(folder: str = "smoke") -> None:
     if work.exists():
         shutil.rmtree(work)
     work.mkdir(parents=True)
-    shutil.copyfile(PROJECT / "project.yml", work / "project.yml")
+    for name in PROJECT_FILES:
+        copy = shutil.copytree if (PROJECT / name).is_dir() else shutil.copyfile
+        copy(PROJECT / name, work / name)
     write_data(work / "data")
     smoke_vars = dict(SMOKE_VARS, configs_dir=str(CONFIGS))
     overrides = [f"--vars.{key}={value}" for key, value in smoke_vars.items()]

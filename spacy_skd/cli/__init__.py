@@ -5,6 +5,7 @@ import typer
 from .agreement import agreement
 from .annotate import annotate
 from .benchmark import benchmark
+from .card import card
 from .compare import compare
 from .convert import convert
 from .demo import demo
@@ -25,6 +26,7 @@ app.command("weights")(weights)
 app.command("text")(text)
 app.command("benchmark")(benchmark)
 app.command("report")(report)
+app.command("card")(card)
 app.command("agreement")(agreement)
 app.command("distill", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(
     distill

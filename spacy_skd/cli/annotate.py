@@ -7,6 +7,8 @@ from typing import List, Optional, Tuple
 
 import typer
 
+from ..text_files import MAX_LINE_CHARS
+
 
 def annotate(
     teacher: str = typer.Argument(..., help="Teacher pipeline: a directory or a package name"),
@@ -26,6 +28,9 @@ def annotate(
     ),
     hidden_layers: List[int] = typer.Option(
         [], "--hidden-layer", help="Transformer layer to store, pooled to tokens (repeatable)"
+    ),
+    max_line_chars: int = typer.Option(
+        MAX_LINE_CHARS, "--max-line-chars", min=1, help="Characters a line of text may hold"
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar"),
     ray_address: Optional[str] = typer.Option(
@@ -48,13 +53,16 @@ def annotate(
     """Fill the teacher-target cache for a corpus, streaming it; rerun to resume
     after an interruption. The settings must be the distiller's (top_k,
     dense_up_to, hidden layers). The progress bar counts docs (annotated or found
-    in the cache) against the corpus's line count (text) or its docs (.spacy)."""
+    in the cache) against the corpus's line count (text) or its docs (.spacy). A
+    bad line of text (not UTF-8, too long, not JSON) is an error naming the file
+    and line; what was annotated stays in the cache."""
     settings = {
         "batch_size": batch_size,
         "gold_preproc": gold_preproc,
         "top_k": top_k,
         "dense_up_to": dense_up_to,
         "hidden_layers": hidden_layers,
+        "max_line_chars": max_line_chars,
     }
     if ray_address is not None and (n_process > 1 or gpu_id >= 0):
         _fail("--ray runs the teacher in actors, one per GPU: leave out --n-process and --gpu-id")

@@ -7,6 +7,8 @@ from typing import List, Optional
 
 import typer
 
+from ..text_files import MAX_LINE_CHARS
+
 
 def distill(
     ctx: typer.Context,
@@ -25,6 +27,9 @@ def distill(
     ),
     gold_share: float = typer.Option(
         0.5, min=0.0, max=1.0, help="With --unlabelled: share of each batch's words from gold"
+    ),
+    max_line_chars: int = typer.Option(
+        MAX_LINE_CHARS, "--max-line-chars", min=1, help="Characters a line of text may hold"
     ),
     resume: bool = typer.Option(
         False, "--resume", help="Continue an unfinished run in OUTPUT_PATH from its model-last"
@@ -62,6 +67,7 @@ def distill(
             cache_dir=str(cache_dir) if cache_dir else None,
             unlabelled=unlabelled or None,
             gold_share=gold_share,
+            max_line_chars=max_line_chars,
             resume=resume,
             memory_entries=memory_entries,
             hidden_layers=hidden_layers,

@@ -81,11 +81,14 @@ def run_names(metrics_dir: Path, pattern: str) -> List[str]:
     return names
 
 
-def read_run(metrics_dir: Path, name: str) -> Run:
-    """The evaluation and speed files of run `name`; a missing file is an error."""
+def read_run(metrics_dir: Path, name: str, optional: Sequence[str] = ()) -> Run:
+    """The evaluation and speed files of run `name`, by suffix; a missing file is
+    an error, unless its suffix is in `optional` (then it is left out)."""
     found = {}
     for suffix in SUFFIXES:
         path = Path(metrics_dir) / f"{name}.{suffix}.json"
+        if not path.exists() and suffix in optional:
+            continue
         if not path.exists():
             raise ValueError(f"{path} is missing: run the project's evaluate and benchmark steps")
         found[suffix] = json.loads(path.read_text(encoding="utf8"))
@@ -127,7 +130,7 @@ def machine() -> str:
     )
 
 
-def _cell(values: Sequence[Optional[float]], scale: float = 100.0, digits: int = 2) -> str:
+def score_cell(values: Sequence[Optional[float]], scale: float = 100.0, digits: int = 2) -> str:
     """The mean of the values given (times `scale`), ± their sd where there are
     several; a dash where there are none."""
     given = [scale * value for value in values if value is not None]
@@ -152,11 +155,11 @@ def report_table(rows: Sequence[Tuple[str, List[Run]]]) -> str:
     lines = ["| pipeline | " + " | ".join(titles) + " |", "|---" * (len(titles) + 1) + "|"]
     for label, runs in rows:
         cells = [str(len(runs))] if several else []
-        cells += [_cell([run[suffix].get(key) for run in runs]) for suffix, key, _ in COLUMNS]
+        cells += [score_cell([run[suffix].get(key) for run in runs]) for suffix, key, _ in COLUMNS]
         speeds = [run["speed"] for run in runs]
-        cells.append(_cell([speed["cpu_words_per_second"] for speed in speeds], 1, 0))
+        cells.append(score_cell([speed["cpu_words_per_second"] for speed in speeds], 1, 0))
         if gpu:
-            cells.append(_cell([speed.get("gpu_words_per_second") for speed in speeds], 1, 0))
+            cells.append(score_cell([speed.get("gpu_words_per_second") for speed in speeds], 1, 0))
         cells.append(f"{mean_sd([speed['size_mb'] for speed in speeds])[0]:.1f}")
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return "\n".join(lines)

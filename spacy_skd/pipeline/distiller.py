@@ -368,14 +368,15 @@ class Distiller(TrainablePipe):
         size_projection(self.model, entry, self.cfg["hidden_layers"])
 
     def _entries(self, examples: List[Example]) -> Tuple[List[str], List[dict]]:
-        docs = [self.teacher.doc_for(eg.predicted, _gold_sent_starts(eg)) for eg in examples]
-        keys = [self.teacher.key(doc) for doc in docs]
+        starts = [_gold_sent_starts(eg) for eg in examples]
+        keys = [self.teacher.key_for(eg.predicted, s) for eg, s in zip(examples, starts)]
         entries = [self.cache.get(key) for key in keys]
         misses = [i for i, entry in enumerate(entries) if entry is None]
         size = self.cfg["batch_size"]
         for first in range(0, len(misses), size):
             batch = misses[first : first + size]
-            for i, entry in zip(batch, self.teacher.annotate([docs[i] for i in batch])):
+            docs = [self.teacher.doc_for(examples[i].predicted, starts[i]) for i in batch]
+            for i, entry in zip(batch, self.teacher.annotate(docs)):
                 self.cache.put(keys[i], entry)
                 entries[i] = self.cache.get(keys[i])
         return keys, entries

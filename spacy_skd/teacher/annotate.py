@@ -6,7 +6,9 @@ The corpus is streamed: `read_corpus` yields one `RawDoc` at a time, and at most
 a few batches are held in memory, however large the corpus (a `.spacy` DocBin is
 the exception: spaCy reads it whole). Docs whose entry is already in the cache are
 skipped, so a killed run resumes where it stopped; the cache writes each entry
-atomically, so a kill leaves no partial entry.
+atomically, so a kill leaves no partial entry. A bad line of a text corpus (not
+UTF-8, longer than `max_line_chars`, not JSON) stops the run with an error naming
+the file and line, keeping what was written: fixed, the corpus resumes likewise.
 
 Docs are made the way spaCy's corpus readers make a training example's predicted
 doc: `.spacy` files give `nlp.make_doc(reference.text)` (or the reference's own
@@ -19,7 +21,6 @@ language defaults); a mismatch costs cache misses, never wrong targets.
 
 from __future__ import annotations
 
-import json
 import os
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from pathlib import Path
@@ -30,6 +31,7 @@ from spacy.tokens import Doc, DocBin
 from spacy.training import Example
 from spacy.vocab import Vocab
 
+from ..text_files import MAX_LINE_CHARS, TEXT_SUFFIXES, read_texts
 from .cache import TargetCache
 from .teacher import Teacher, load_teacher
 
@@ -51,25 +53,19 @@ class RawDoc(NamedTuple):
     sent_starts: Optional[List[Optional[bool]]] = None
 
 
-def read_corpus(path: Path) -> Iterator[RawDoc]:
+def read_corpus(path: Path, max_line_chars: int = MAX_LINE_CHARS) -> Iterator[RawDoc]:
     """The docs of a `.spacy`, `.txt` or `.jsonl` corpus, one at a time; blank
-    lines are skipped."""
+    lines are skipped, a bad line of text is an error naming the file and line
+    (`spacy_skd.text_files.read_texts`)."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".spacy":
         yield from _read_docbin(path)
         return
-    if suffix not in (".txt", ".jsonl"):
+    if suffix not in TEXT_SUFFIXES:
         raise ValueError(f"{path}: expected a .spacy DocBin, a .txt or a .jsonl file")
-    with path.open(encoding="utf8") as lines:
-        for number, line in enumerate(lines, 1):
-            if suffix == ".jsonl":
-                try:
-                    line = json.loads(line)["text"] if line.strip() else ""
-                except (json.JSONDecodeError, KeyError, TypeError):
-                    raise ValueError(f"{path}:{number}: not a JSON object with a 'text'") from None
-            if line.strip():
-                yield RawDoc(line.strip())
+    for _, text in read_texts(path, max_line_chars):
+        yield RawDoc(text)
 
 
 def _read_docbin(path: Path) -> Iterator[RawDoc]:
@@ -159,6 +155,7 @@ def annotate_corpus(
     dense_up_to: int = 64,
     hidden_layers: Sequence[int] = (),
     gpu_id: int = -1,
+    max_line_chars: int = MAX_LINE_CHARS,
     progress: Optional[Progress] = None,
 ) -> Tuple[int, int]:
     """Annotate every doc of `corpus` not yet in the cache under `cache_dir`;
@@ -167,13 +164,16 @@ def annotate_corpus(
     The corpus is read as a stream; with `n_process` > 1, batches go to a pool of
     worker processes, each with its own teacher, at most two per worker at a
     time. `gpu_id` >= 0 runs the teacher (in every worker) on that CUDA device.
+    A bad line of a text corpus (see `read_corpus`; `max_line_chars`) stops the
+    run with its error; the entries written stay, and a rerun resumes.
     `progress(docs, words, found)` is called as batches finish."""
     settings = teacher_settings(top_k, dense_up_to, hidden_layers)
     if gpu_id >= 0 and n_process <= 1:
         _require_gpu(gpu_id)
     teacher = Teacher(load_teacher(teacher_path), **settings)
     cache = TargetCache(teacher.fingerprint, cache_dir)
-    batches = _batches_to_do(teacher, cache, read_corpus(corpus), gold_preproc, batch_size)
+    raws = read_corpus(corpus, max_line_chars)
+    batches = _batches_to_do(teacher, cache, raws, gold_preproc, batch_size)
     if n_process <= 1:
         made, found = _annotate_here(teacher, cache, batches, progress)
     else:

@@ -28,6 +28,7 @@ from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import ray
 
+from ..text_files import MAX_LINE_CHARS
 from .annotate import (
     Progress,
     RawDoc,
@@ -206,10 +207,13 @@ class RayAnnotator:
         shard_size: int = 256,
         batch_size: int = 32,
         gold_preproc: bool = False,
+        max_line_chars: int = MAX_LINE_CHARS,
         progress: Optional[Progress] = None,
     ) -> Tuple[int, int]:
         """Annotate every doc of `corpus` not yet in the cache; (docs annotated
-        now, docs found done). `progress(docs, words, found)` per shard."""
+        now, docs found done). A bad line of a text corpus (`read_corpus`) stops
+        the run with its error; the entries written stay. `progress(docs, words,
+        found)` per shard."""
         made = found = 0
         running: Dict[ray.ObjectRef, int] = {}
 
@@ -222,7 +226,7 @@ class RayAnnotator:
             if progress:
                 progress(docs, words, found_now)
 
-        for first, raws in _shards(read_corpus(corpus), shard_size):
+        for first, raws in _shards(read_corpus(corpus, max_line_chars), shard_size):
             while len(running) >= _SHARDS_PER_ACTOR * len(self.actors):
                 collect_one()
             busy = [list(running.values()).count(i) for i in range(len(self.actors))]
@@ -248,6 +252,7 @@ def annotate_corpus_on_ray(
     hidden_layers: Sequence[int] = (),
     actors: Optional[int] = None,
     cpus_per_actor: int = 1,
+    max_line_chars: int = MAX_LINE_CHARS,
     progress: Optional[Progress] = None,
 ) -> Tuple[int, int]:
     """`annotate_corpus` on the Ray cluster at `address` (see `connect`)."""
@@ -266,6 +271,7 @@ def annotate_corpus_on_ray(
             shard_size=shard_size,
             batch_size=batch_size,
             gold_preproc=gold_preproc,
+            max_line_chars=max_line_chars,
             progress=progress,
         )
 

@@ -137,6 +137,16 @@ class Teacher:
         starts = [token.is_sent_start is True for token in doc]
         return doc_key(self.fingerprint, [token.text for token in doc], starts)
 
+    def key_for(self, doc: Doc, sent_starts: Optional[Sequence[Optional[bool]]] = None) -> str:
+        """`key(doc_for(doc, sent_starts))`, without making the teacher doc when
+        the sentence starts are given (a doc found in the cache needs none)."""
+        if sent_starts is None:
+            return self.key(self.doc_for(doc))
+        starts = [bool(s) for s in sent_starts]
+        if starts:
+            starts[0] = True
+        return doc_key(self.fingerprint, [token.text for token in doc], starts)
+
     def annotate(self, docs: List[Doc]) -> List[Entry]:
         """One cache entry per teacher doc (made by `doc_for`)."""
         entries: List[Dict[str, numpy.ndarray]] = [{} for _ in docs]

@@ -41,6 +41,8 @@ from typing import Optional, Union
 from spacy.tokens import Doc, DocBin
 from spacy.vocab import Vocab
 
+from ..text_files import MAX_LINE_CHARS, read_lines
+
 logger = logging.getLogger(__name__)
 
 PathLike = Union[str, Path]
@@ -429,12 +431,12 @@ def convert_corpus(
     return counts
 
 
-def conllu_texts(path: PathLike) -> Iterator[str]:
+def conllu_texts(path: PathLike, max_line_chars: int = MAX_LINE_CHARS) -> Iterator[str]:
     """The raw text of each sentence of a CoNLL-U file (its `# text =` line), in
-    file order: a treebank's training text as unlabelled data."""
-    with open(path, encoding="utf8") as lines:
-        for line in lines:
-            if line.startswith("# text ="):
-                text = line[len("# text =") :].strip()
-                if text:
-                    yield text
+    file order: a treebank's training text as unlabelled data. A line that is not
+    UTF-8 or too long is an error naming the file and line (`read_lines`)."""
+    for _, line in read_lines(path, max_line_chars):
+        if line.startswith("# text ="):
+            text = line[len("# text =") :].strip()
+            if text:
+                yield text

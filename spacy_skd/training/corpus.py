@@ -2,10 +2,12 @@
 reach the distiller (they add KD loss and no gold loss).
 
 `spacy-skd.MixedCorpus.v1` streams: it interleaves a gold reader (e.g.
-`spacy.Corpus.v1`) with a text reader (spaCy's `spacy.PlainTextCorpus.v1` or
-`spacy.JsonlCorpus.v1`, which read their file lazily) so that a set share of the
-words comes from gold, and holds only one pass of gold and a shuffle buffer of
-text in memory; train it with `[training] max_epochs = -1`.
+`spacy.Corpus.v1`) with a text reader (`spacy-skd.TextCorpus.v1`, or spaCy's
+`spacy.PlainTextCorpus.v1` or `spacy.JsonlCorpus.v1`; all read their file lazily)
+so that a set share of the words comes from gold, and holds only one pass of gold
+and a shuffle buffer of text in memory; train it with `[training] max_epochs = -1`.
+`spacy-skd.TextCorpus.v1` reads `.txt` and `.jsonl` text as `spacy-skd annotate`
+does, so the teacher's cache keys agree, and names the file and line of a bad line.
 `spacy-skd.ChainedCorpus.v1` reads its readers one after the other, for spaCy's
 training loop to hold and shuffle as one epoch (small text only).
 """
@@ -13,14 +15,44 @@ training loop to hold and shuffle as one epoch (small text only).
 from __future__ import annotations
 
 import random
+from pathlib import Path
 from typing import Callable, Dict, Iterator, List
 
 from spacy.language import Language
 from spacy.training import Example
 from spacy.util import registry
 
+from ..text_files import MAX_LINE_CHARS, TEXT_SUFFIXES, read_texts
+
 Reader = Callable[[Language], Iterator[Example]]
 MIXED_CORPUS = "spacy-skd.MixedCorpus.v1"
+TEXT_CORPUS = "spacy-skd.TextCorpus.v1"
+
+
+@registry.readers(TEXT_CORPUS)
+def create_text_corpus(path: Path, max_line_chars: int = MAX_LINE_CHARS) -> Reader:
+    """path: unlabelled text, `.txt` (a doc a line) or `.jsonl` (`{"text": ...}`
+    a line); max_line_chars: the most characters a line may hold.
+
+    Each call reads the file lazily from its start: an example (no annotation)
+    of `nlp.make_doc(text)` for each line's text, stripped, blank lines skipped,
+    as `spacy-skd annotate` reads it. A line that is not UTF-8, is too long or
+    is not JSON with a "text" is an error naming the file and line, and so is a
+    file without text (`spacy_skd.text_files`)."""
+    path = Path(path)
+    if path.suffix.lower() not in TEXT_SUFFIXES:
+        raise ValueError(f"{TEXT_CORPUS}: {path} is not a .txt or .jsonl file")
+
+    def read(nlp: Language) -> Iterator[Example]:
+        found = False
+        for _, text in read_texts(path, max_line_chars):
+            found = True
+            doc = nlp.make_doc(text)
+            yield Example(doc, doc.copy())
+        if not found:
+            raise ValueError(f"{path} holds no text")
+
+    return read
 
 
 @registry.readers("spacy-skd.ChainedCorpus.v1")

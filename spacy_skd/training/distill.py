@@ -20,13 +20,13 @@ from spacy.util import load_config
 from thinc.api import Config
 
 from ..methods import FALLBACK, STOCK_DEFAULT_METHODS
-from .corpus import MIXED_CORPUS
+from ..text_files import MAX_LINE_CHARS, TEXT_SUFFIXES, read_texts
+from .corpus import MIXED_CORPUS, TEXT_CORPUS
 from .resume import train_pipeline
 from .saving import save_atomically
 
 SKD_STUDENTS = ("skd_tagger", "skd_ner", "skd_parser")
 DISTILLER = "distiller"
-TEXT_READERS = {".txt": "spacy.PlainTextCorpus.v1", ".jsonl": "spacy.JsonlCorpus.v1"}
 
 
 def pipeline_config_path(teacher: str) -> Path:
@@ -164,14 +164,15 @@ def with_unlabelled_text(
     *,
     gold_share: float = 0.5,
     shuffle_buffer: int = 1000,
+    max_line_chars: int = MAX_LINE_CHARS,
 ) -> Config:
     """`config` whose train corpus streams the existing train reader's gold mixed
     with the raw text of `path` (`.txt`: a doc a line; `.jsonl`: `{"text": ...}`
-    a line; read lazily by spaCy's own reader), `gold_share` of the words from
-    gold (`spacy-skd.MixedCorpus.v1`, text shuffled within `shuffle_buffer`
-    docs, seeded by `[system] seed`), trained with `max_epochs = -1`."""
-    suffix = Path(path).suffix.lower()
-    if suffix not in TEXT_READERS:
+    a line; read lazily by `spacy-skd.TextCorpus.v1`, lines of at most
+    `max_line_chars` characters), `gold_share` of the words from gold
+    (`spacy-skd.MixedCorpus.v1`, text shuffled within `shuffle_buffer` docs,
+    seeded by `[system] seed`), trained with `max_epochs = -1`."""
+    if Path(path).suffix.lower() not in TEXT_SUFFIXES:
         raise ValueError(f"unlabelled text must be a .txt or .jsonl file, not {path}")
     if not Path(path).is_file():
         raise ValueError(f"unlabelled text {path} does not exist")
@@ -180,7 +181,7 @@ def with_unlabelled_text(
     config = Config(config).copy()
     train_key = config["training"]["train_corpus"].split(".")[-1]
     gold = config["corpora"][train_key]
-    text = {"@readers": TEXT_READERS[suffix], "path": str(path), "min_length": 0, "max_length": 0}
+    text = {"@readers": TEXT_CORPUS, "path": str(path), "max_line_chars": max_line_chars}
     seed = "${system.seed}" if config.get("system", {}).get("seed") is not None else 0
     config["corpora"][train_key] = {
         "@readers": MIXED_CORPUS,
@@ -194,12 +195,14 @@ def with_unlabelled_text(
     return config
 
 
-def has_text(path: Path) -> bool:
-    """Whether the file at `path` (if it exists) has a line that is not blank."""
-    if not path.is_file():
+def has_text(path: Path, max_line_chars: int = MAX_LINE_CHARS) -> bool:
+    """Whether the unlabelled text at `path` holds a doc (True for a path that is
+    no `.txt` or `.jsonl` file: `with_unlabelled_text` refuses it). The file is
+    read through, so that a bad line fails here, naming the file and line
+    (`spacy_skd.text_files`), not in the middle of training."""
+    if not path.is_file() or path.suffix.lower() not in TEXT_SUFFIXES:
         return True
-    with path.open(encoding="utf8") as lines:
-        return any(line.strip() for line in lines)
+    return sum(1 for _ in read_texts(path, max_line_chars)) > 0
 
 
 def check_corpora(config: Config) -> None:
@@ -246,27 +249,31 @@ def distill(
     use_gpu: int = -1,
     unlabelled: Optional[str] = None,
     gold_share: float = 0.5,
+    max_line_chars: int = MAX_LINE_CHARS,
     resume: bool = False,
     memory_entries: Optional[int] = None,
     **settings,
 ) -> Path:
     """Train the student of `config_path` with `teacher` into `output_path`,
     with the raw text of `unlabelled` mixed into the train corpus if given
-    (`gold_share` of the words from gold, see `with_unlabelled_text`); the
-    config actually trained is written there as `distill.cfg`. With `resume`, an
-    unfinished run of the same config, teacher and data continues from its
-    model-last (see `resume.train_pipeline`). memory_entries: the distiller's
-    (default: its factory's)."""
+    (`gold_share` of the words from gold, see `with_unlabelled_text`; read
+    through first, see `has_text`; a file without text is left out, with a
+    warning); the config actually trained is written there as `distill.cfg`.
+    With `resume`, an unfinished run of the same config, teacher and data
+    continues from its model-last (see `resume.train_pipeline`). memory_entries:
+    the distiller's (default: its factory's)."""
     config = load_config(config_path, overrides=overrides or {}, interpolate=False)
     config = distillation_config(config, teacher, **settings)
     if memory_entries is not None:
         config["components"][DISTILLER]["memory_entries"] = memory_entries
-    if unlabelled and not has_text(Path(unlabelled)):
+    if unlabelled and not has_text(Path(unlabelled), max_line_chars):
         message = f"the unlabelled text {unlabelled} holds no text: training without it"
         warnings.warn(message, stacklevel=2)
         unlabelled = None
     if unlabelled:
-        config = with_unlabelled_text(config, unlabelled, gold_share=gold_share)
+        config = with_unlabelled_text(
+            config, unlabelled, gold_share=gold_share, max_line_chars=max_line_chars
+        )
     check_corpora(config)
     output_path.mkdir(parents=True, exist_ok=True)
     used = output_path / "distill.cfg"

@@ -1,5 +1,5 @@
-"""The commands the spaCy project's steps call: text, weights (tiny, --link),
-benchmark, report, and distill's --unlabelled."""
+"""The commands the spaCy project's steps call: text (naming a bad line of its
+input), weights (tiny, --link), benchmark, report, and distill's --unlabelled."""
 
 import json
 import subprocess
@@ -60,6 +60,25 @@ def test_text_refuses_a_bad_word_count_and_an_empty_file(tmp_path):
     (tmp_path / "empty.txt").write_text("\n\n")
     result = CliRunner().invoke(app, ["text", str(tmp_path / "empty.txt"), str(tmp_path / "o.txt")])
     assert result.exit_code == 1 and "no non-empty lines" in result.output
+
+
+def test_text_names_the_bad_line_and_keeps_the_output_it_had(tmp_path):
+    out = tmp_path / "out.txt"
+    out.write_text("kept\n")
+    (tmp_path / "in.txt").write_bytes(b"a b\nc \xff d\n")
+    result = CliRunner().invoke(app, ["text", str(tmp_path / "in.txt"), str(out)])
+    assert result.exit_code == 1 and "in.txt:2: not UTF-8 (byte 0xff at column 3)" in result.output
+    (tmp_path / "in.conllu").write_text(CONLLU.replace("Bye.", "Bye" * 30))
+    args = ["text", str(tmp_path / "in.conllu"), str(out), "--max-line-chars", "60"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 1 and "in.conllu:8: longer than 60 characters" in result.output
+    (tmp_path / "in.jsonl").write_text('{"text": " a b "}\n\n[]\n')
+    result = CliRunner().invoke(app, ["text", str(tmp_path / "in.jsonl"), str(out)])
+    assert result.exit_code == 1 and "in.jsonl:3: not a JSON object" in result.output
+    assert out.read_text() == "kept\n" and not list(tmp_path.glob(".*"))
+    (tmp_path / "in.jsonl").write_text('{"text": " a b "}\n\n{"text": "c"}\n')
+    result = CliRunner().invoke(app, ["text", str(tmp_path / "in.jsonl"), str(out)])
+    assert result.exit_code == 0 and out.read_text() == "a b\nc\n"
 
 
 def test_weights_tiny_is_built_once_and_linked(tmp_path):

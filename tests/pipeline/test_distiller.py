@@ -95,6 +95,20 @@ def test_the_teacher_runs_once_per_distinct_doc(teacher_path, monkeypatch):
     assert sum(calls) == len(TEXTS)
 
 
+@pytest.mark.parametrize(
+    "starts",
+    [None, [True, False, False, False], [False, True, None, True], [None, None, None, None]],
+)
+@pytest.mark.parametrize("text", ["Eat ham . They", ""])
+def test_a_docs_cache_key_is_its_teacher_docs(teacher_path, text, starts):
+    """The key the distiller looks a doc up by, made without the teacher doc, is
+    the key of that doc (under which `annotate` stores its entry)."""
+    teacher = Teacher(spacy.load(teacher_path))
+    doc = spacy.blank("en").make_doc(text)
+    starts = None if starts is None else starts[: len(doc)]
+    assert teacher.key_for(doc, starts) == teacher.key(teacher.doc_for(doc, starts))
+
+
 def test_the_teachers_marginals_are_computed_in_the_first_epoch_only(teacher_path, monkeypatch):
     """The CRF teacher's forward-backward runs on each doc once: later epochs
     take its marginals from the memo the distiller keeps per doc and student."""

@@ -1,6 +1,7 @@
 """`spacy-skd annotate` fills the cache the distiller reads: afterwards training
 runs no teacher; the corpus is streamed with a bounded read-ahead; progress counts
-every doc; a rerun resumes; bad inputs fail naming the file; Ray stays unimported."""
+every doc; a rerun resumes; bad inputs fail naming the file (and the line, keeping
+what was written); Ray stays unimported."""
 
 import json
 import subprocess
@@ -13,9 +14,17 @@ from spacy.training import Example
 from typer.testing import CliRunner
 
 from spacy_skd.cli import app
-from spacy_skd.teacher import Teacher
+from spacy_skd.teacher import TargetCache, Teacher, load_teacher
 from spacy_skd.teacher import annotate as annotate_module
-from spacy_skd.teacher.annotate import annotate_corpus, estimate_docs, read_corpus
+from spacy_skd.teacher.annotate import (
+    RawDoc,
+    annotate_corpus,
+    doc_spec,
+    estimate_docs,
+    read_corpus,
+    teacher_doc,
+    teacher_settings,
+)
 from tests.small_teacher import TOK2VEC, gold_examples
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*without sentence boundaries")
@@ -101,6 +110,27 @@ def test_bad_inputs_fail_naming_the_file(teacher_path, tmp_path):
         app, ["annotate", str(tmp_path / "nowhere"), str(empty), str(tmp_path)]
     )
     assert result.exit_code == 1 and "not a spaCy pipeline" in result.output
+    _, txt_path, _ = corpora(tmp_path)
+    args = ["annotate", str(teacher_path), str(txt_path), str(tmp_path / "c")]
+    result = CliRunner().invoke(app, [*args, "--max-line-chars", "20"])
+    assert result.exit_code == 1 and "raw.txt:2: longer than 20 characters" in result.output
+
+
+@pytest.mark.parametrize("n_process", [1, 2])
+def test_a_bad_line_stops_the_run_keeping_what_was_written(teacher_path, tmp_path, n_process):
+    corpus, cache_dir = tmp_path / "corpus.txt", tmp_path / "cache"
+    fixed = [*TEXTS, "green eggs", "they like ham"]
+    corpus.write_bytes(b"\n".join([t.encode() for t in TEXTS] + [b"green \xff eggs", b"x"]))
+    with pytest.raises(ValueError, match=r"corpus.txt:4: not UTF-8 \(byte 0xff at column 7\)"):
+        annotate_corpus(str(teacher_path), corpus, cache_dir, batch_size=1, n_process=n_process)
+    teacher = Teacher(load_teacher(str(teacher_path)), **teacher_settings())
+    cache = TargetCache(teacher.fingerprint, cache_dir)
+    keys = [teacher.key(teacher_doc(teacher, doc_spec(teacher.nlp, RawDoc(t)))) for t in fixed]
+    assert all(cache.get(key) is not None for key in keys[:3])
+    assert not any(cache.has(key) for key in keys[3:])
+    corpus.write_text("\n".join(fixed) + "\n")
+    assert annotate_corpus(str(teacher_path), corpus, cache_dir, batch_size=1) == (2, 3)
+    assert all(cache.get(key) is not None for key in keys)
 
 
 @pytest.mark.parametrize("n_process,batch_size", [(1, 2), (2, 1)])
@@ -111,8 +141,8 @@ def test_the_corpus_is_streamed_with_a_bounded_read_ahead(
     corpus.write_text("\n".join(f"{TEXTS[i % 3]} {i}" for i in range(24)))
     read, ahead, calls = [0], [], []
 
-    def counted(path):
-        for raw in read_corpus(path):
+    def counted(path, max_line_chars):
+        for raw in read_corpus(path, max_line_chars):
             read[0] += 1
             yield raw
 

@@ -1,7 +1,8 @@
 """`spacy-skd.MixedCorpus.v1`: every pass holds every gold example once, reshuffled,
 with text interleaved so that the gold share of words holds in every stretch; the
 text is streamed (never read ahead past the shuffle buffer), continues from pass
-to pass and starts over at its end."""
+to pass and starts over at its end. `spacy-skd.TextCorpus.v1` reads the docs that
+`spacy-skd annotate` reads and names the file and line of a bad one."""
 
 import itertools
 from collections import Counter
@@ -158,3 +159,39 @@ path = "{tmp_path / "raw.txt"}"
     assert sorted(t for t in texts if t.startswith("gold")) == sorted(d.text for d in docs)
     raw = [t for t in texts if t.startswith("raw")]
     assert len(raw) == 8 and all(t.startswith("raw text ") for t in raw)
+
+
+def text_corpus(path, **settings):
+    config = {"text": {"@readers": "spacy-skd.TextCorpus.v1", "path": str(path), **settings}}
+    return registry.resolve(config)["text"]
+
+
+def test_the_text_corpus_reads_the_docs_annotate_reads(tmp_path):
+    from spacy_skd.teacher.annotate import read_corpus
+
+    (tmp_path / "raw.txt").write_text("  one two \n\n   \nthree\r\n")
+    (tmp_path / "raw.jsonl").write_text('{"text": " four "}\n\n{"text": "five"}')
+    for name in ("raw.txt", "raw.jsonl"):
+        examples = list(text_corpus(tmp_path / name)(NLP))
+        assert [eg.text for eg in examples] == [raw.text for raw in read_corpus(tmp_path / name)]
+        assert not any(eg.reference.has_annotation("TAG") for eg in examples)
+    assert [eg.text for eg in text_corpus(tmp_path / "raw.txt")(NLP)] == ["one two", "three"]
+    with pytest.raises(ValueError, match="raw.spacy is not a .txt or .jsonl file"):
+        text_corpus(tmp_path / "raw.spacy")
+
+
+@pytest.mark.parametrize(
+    "content,settings,message",
+    [
+        (b"one\ntwo \xff\nthree\n", {}, r"bad.txt:2: not UTF-8 \(byte 0xff at column 5\)"),
+        (b"one\ntwo three four\n", {"max_line_chars": 5}, "bad.txt:2: longer than 5 characters"),
+        (b"\n  \n", {}, "bad.txt holds no text"),
+    ],
+)
+def test_a_mixed_corpus_names_the_bad_line_of_its_text(tmp_path, content, settings, message):
+    (tmp_path / "bad.txt").write_bytes(content)
+    reader = create_mixed_corpus(
+        gold_reader([3] * 4), text_corpus(tmp_path / "bad.txt", **settings), 0.5, 5
+    )
+    with pytest.raises(ValueError, match=message):
+        list(reader(NLP))

@@ -139,14 +139,27 @@ def test_unlabelled_text_is_streamed_mixed_with_gold(teacher_path, tmp_path):
     assert train["@readers"] == "spacy-skd.MixedCorpus.v1" and train["gold_share"] == 0.4
     assert train["gold"]["@readers"] == "spacy.Corpus.v1"
     assert train["text"] == {
-        "@readers": "spacy.PlainTextCorpus.v1",
+        "@readers": "spacy-skd.TextCorpus.v1",
         "path": str(tmp_path / "raw.txt"),
-        "min_length": 0,
-        "max_length": 0,
+        "max_line_chars": 100_000,
     }
     assert used["training"]["max_epochs"] == -1
     student = spacy.load(tmp_path / "out" / "model-last")
     assert student.pipe_names == ["tagger", "parser", "sentencizer"]
+
+
+def test_a_bad_line_of_unlabelled_text_fails_before_training(teacher_path, tmp_path):
+    (tmp_path / "raw.txt").write_bytes(b"They like eggs\nI eat \xe9ggs\n")
+    result = CliRunner().invoke(
+        app, distill_args(teacher_path, tmp_path, "--unlabelled", str(tmp_path / "raw.txt"))
+    )
+    assert result.exit_code == 1
+    assert "raw.txt:2: not UTF-8 (byte 0xe9 at column 7)" in result.output
+    (tmp_path / "raw.txt").write_text("They like eggs\nI eat green ham\n")
+    extra = ["--unlabelled", str(tmp_path / "raw.txt"), "--max-line-chars", "14"]
+    result = CliRunner().invoke(app, distill_args(teacher_path, tmp_path, *extra))
+    assert result.exit_code == 1 and "raw.txt:2: longer than 14 characters" in result.output
+    assert not (tmp_path / "out" / "distill.cfg").exists()
 
 
 def test_the_gold_share_must_be_a_fraction(teacher_path, tmp_path):
@@ -211,5 +224,11 @@ def test_an_unlabelled_file_without_text_is_told_apart(tmp_path):
 
     (tmp_path / "blank.txt").write_text("\n   \n\t\n", encoding="utf8")
     (tmp_path / "text.txt").write_text("\n\nOne line of text.\n", encoding="utf8")
+    (tmp_path / "blank.jsonl").write_text('{"text": " "}\n', encoding="utf8")
     assert not has_text(tmp_path / "blank.txt")
+    assert not has_text(tmp_path / "blank.jsonl")
     assert has_text(tmp_path / "text.txt")
+    # read through: a bad line after the first text still fails
+    (tmp_path / "text.txt").write_text("Short.\n" + "x" * 11, encoding="utf8")
+    with pytest.raises(ValueError, match="text.txt:2: longer than 10 characters"):
+        has_text(tmp_path / "text.txt", max_line_chars=10)
