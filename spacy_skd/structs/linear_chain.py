@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from functools import cached_property
 from typing import Optional, Tuple
 
@@ -19,6 +20,10 @@ from .utils import (
     sequence_mask,
     weighted_sum,
 )
+
+# The smallest sum of scaled terms a product step of the forward-backward trusts
+# (float64; its normal numbers reach 2.2e-308, so underflowed terms are negligible).
+TINY_SUM = 1e-280
 
 
 class LinearChainCRF(StructuredDistribution):
@@ -101,10 +106,16 @@ class LinearChainCRF(StructuredDistribution):
         return torch.stack(betas[::-1], dim=1)
 
     def _forward_backward(self) -> Tuple[Tensor, Tensor]:
-        """`_alphas` and `_betas`, `[B, N, L]` each, in one loop: step k moves the
-        alphas to position k and the betas to position N-1-k as one batch of 2B
-        rows (the betas against the transposed transitions), so the positions
-        are walked once, not twice, and each step costs one logsumexp."""
+        """`_alphas` and `_betas`, `[B, N, L]` each, in one loop over the
+        positions: by matrix products (`_product_walk`), or by logsumexp steps
+        (`_logsumexp_walk`) where those cannot be trusted."""
+        walked = self._product_walk() if self.emissions.shape[1] > 1 else None
+        return self._logsumexp_walk() if walked is None else walked
+
+    def _logsumexp_walk(self) -> Tuple[Tensor, Tensor]:
+        """`_alphas` and `_betas`: step k moves the alphas to position k and the
+        betas to position N-1-k as one batch of 2B rows (the betas against the
+        transposed transitions), so the positions are walked once, not twice."""
         batch, n_max, _ = self.emissions.shape
         both_transitions = torch.cat([self.transitions, self.transitions.transpose(1, 2)])
         emitted = self.emissions.unbind(1)
@@ -121,6 +132,57 @@ class LinearChainCRF(StructuredDistribution):
             alphas.append(alpha)
             betas.append(beta)
         return torch.stack(alphas, dim=1), torch.stack(betas[::-1], dim=1)
+
+    def _product_walk(self) -> Optional[Tuple[Tensor, Tensor]]:
+        """`_alphas` and `_betas` as `_logsumexp_walk` walks them (the betas of
+        each row right-aligned, so that all rows' betas start at the same step
+        and no step needs a mask), each step a matrix product in float64:
+        logsumexp_a(s[a] + T[a, c]) = m + M[c] + log sum_a exp(s[a] - m) *
+        exp(T[a, c] - M[c]), m = max s and M[c] = max_a T[a, c], so no term
+        exceeds 1 and a sum is at least its largest term. None where a sum falls
+        below `TINY_SUM` (padding included): terms that underflowed could matter
+        there, or a label is impossible (its log-sum not finite), as when only
+        impossible labels lead to it."""
+        batch, n_max, _ = self.emissions.shape
+        wide = torch.promote_types(self.emissions.dtype, torch.float64)
+        emissions = self.emissions.to(wide)
+        transitions = torch.cat([self.transitions, self.transitions.transpose(1, 2)]).to(wide)
+        column_max = transitions.detach().amax(dim=1, keepdim=True)
+        weights = (transitions - column_max).exp()
+        positions = torch.arange(n_max, device=emissions.device)[None, :, None]
+        last = (self.lengths - 1)[:, None, None]
+        # emissions[b, i] at i + N - n_b: every row's last position at N - 1
+        right = emissions.gather(
+            1, (positions + last + 1 - n_max).clamp(min=0).expand_as(emissions)
+        )
+        # what step k adds to the scores it moved: the alphas' emissions at k,
+        # the betas' at their next position (N-1-k right-aligned), and M
+        addends = (torch.cat([emissions, right.flip(1)]) + column_max)[:, :, None].unbind(1)
+        first = self.start.to(wide) + emissions[:, 0]
+        end = self.end.to(wide)
+        state = torch.cat([first, right[:, -1] + end])[:, None, :]
+        moved, sums = [], []
+        for k in range(1, n_max):
+            top = state.amax(dim=-1, keepdim=True)
+            if top.requires_grad:
+                top = top.detach()
+            total = torch.bmm((state - top).exp(), weights)
+            sums.append(total)
+            moved.append(total.log() + top)
+            state = moved[-1] + addends[k]
+        if not bool((torch.stack(sums) >= TINY_SUM).all()):
+            return None
+        steps = (torch.stack(moved)[:, :, 0] + column_max[:, 0]).transpose(0, 1)
+        alphas = torch.cat([first[:, None], steps[:batch] + emissions[:, 1:]], dim=1)
+        betas = torch.cat([steps[batch:].flip(1), end[:, None]], dim=1)
+        # the alphas carry their last real value along the padding; the betas
+        # move back to the left, `end` from the last real position on
+        alphas = alphas.gather(1, torch.minimum(positions, last).expand_as(alphas))
+        betas = betas.gather(
+            1, (positions + n_max - 1 - last).clamp(max=n_max - 1).expand_as(betas)
+        )
+        dtype = self.emissions.dtype
+        return alphas.to(dtype), betas.to(dtype)
 
     @cached_property
     def log_partition(self) -> Tensor:
@@ -146,6 +208,35 @@ class LinearChainCRF(StructuredDistribution):
             - self.log_partition[:, None, None, None]
         )
         return log_marg.exp().clamp(max=1.0) * self.mask[:, 1:, None, None]
+
+    @cached_property
+    def transition_counts(self) -> Tensor:
+        """`[B, L, L]` the sum over positions of `pair_marginals`, without building
+        them: sum_i P(y_i = a, y_{i+1} = c) = exp(transitions[a, c]) *
+        sum_i exp(alpha_i[a] - log Z / 2 - h_i) * exp(after_i[c] - log Z / 2 + h_i),
+        with after_i = emissions_{i+1} + beta_{i+1}: one batched matrix product
+        over the positions, in float64. The shift h_i balances the two factors
+        (each at most exp(e_i / 2), e_i = max alpha_i + max after_i - log Z), so
+        they neither overflow nor underflow; where some e_i is too large for
+        float64 (a pair of very likely labels joined by a forbidden or very
+        unlikely transition), the pair marginals are summed instead."""
+        wide = torch.promote_types(self.emissions.dtype, torch.float64)
+        alphas = self._alphas[:, :-1].to(wide)
+        after = (self.emissions[:, 1:] + self._betas[:, 1:]).to(wide)
+        log_z = self.log_partition.to(wide)[:, None, None]
+        padded = ~self.mask[:, 1:, None]
+        with torch.no_grad():
+            best_alpha = alphas.max(-1, keepdim=True).values
+            best_after = after.max(-1, keepdim=True).values
+            excess = (best_alpha + best_after - log_z).masked_fill(padded, -math.inf)
+            limit = math.log(torch.finfo(wide).max) - math.log(self.emissions.shape[1]) - 1.0
+            if bool((excess > limit).any()):
+                return self.pair_marginals.sum(1)
+            shift = (best_after - best_alpha) / 2
+        before = (alphas - log_z / 2 + shift).masked_fill(padded, -math.inf).exp()
+        after = (after - log_z / 2 - shift).masked_fill(padded, -math.inf).exp()
+        products = torch.bmm(before.transpose(1, 2), after)
+        return (products * self.transitions.to(wide).exp()).to(self.emissions.dtype)
 
     @cached_property
     def argmax(self) -> Tensor:

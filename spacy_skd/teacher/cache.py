@@ -16,8 +16,11 @@ looks complete; an unreadable entry is treated as a miss and removed.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import math
 import os
+import re
 import tempfile
 import zipfile
 from collections import OrderedDict
@@ -141,8 +144,7 @@ class TargetCache:
         if not path.exists():
             return None
         try:
-            with numpy.load(path, allow_pickle=False) as stored:
-                entry = {name: stored[name] for name in stored.files}
+            entry = read_entry(path)
         except (OSError, ValueError, zipfile.BadZipFile, EOFError):
             path.unlink(missing_ok=True)
             return None
@@ -162,6 +164,48 @@ class TargetCache:
 
     def _path(self, key: str) -> Path:
         return self.folder / f"{key}.npz"
+
+
+def read_entry(path: Path) -> Entry:
+    """The arrays of an `.npz` entry, as `numpy.load` reads them (no pickles),
+    faster: a plain array's header is matched by `_PLAIN_HEADER` rather than
+    parsed as Python, and its data is not copied (the arrays are read-only);
+    any other member is left to numpy. The zip members' checksums are checked."""
+    entry = {}
+    with zipfile.ZipFile(io.BytesIO(path.read_bytes())) as archive:
+        for member in archive.infolist():
+            data = archive.read(member)
+            name = member.filename.removesuffix(".npy")
+            array = _plain_array(data)
+            if array is None:
+                array = numpy.lib.format.read_array(io.BytesIO(data), allow_pickle=False)
+            entry[name] = array
+    return entry
+
+
+# The header numpy writes for an array in C order of a dtype that is not an
+# object or structured one: `{'descr': '<f2', 'fortran_order': False, 'shape': (3, 4), }`
+_PLAIN_HEADER = re.compile(
+    rb"\{'descr': '([<>|=][a-zA-Z][0-9]*)', 'fortran_order': False, 'shape': \(([0-9, ]*)\), \} *\n"
+)
+
+
+def _plain_array(data: bytes) -> Optional[numpy.ndarray]:
+    """The array an `.npy` file's bytes hold, or None unless its header is plain."""
+    if data[:6] != b"\x93NUMPY" or data[6] not in (1, 2, 3):
+        return None
+    length_bytes = 2 if data[6] == 1 else 4
+    start = 8 + length_bytes
+    header_end = start + int.from_bytes(data[8:start], "little")
+    match = _PLAIN_HEADER.fullmatch(data, start, header_end)
+    if match is None:
+        return None
+    dtype = numpy.dtype(match.group(1).decode("ascii"))
+    if dtype.hasobject:
+        return None
+    shape = tuple(int(size) for size in match.group(2).split(b",") if size.strip())
+    count = math.prod(shape)
+    return numpy.frombuffer(data, dtype, count=count, offset=header_end).reshape(shape)
 
 
 def _compact(array: numpy.ndarray) -> numpy.ndarray:

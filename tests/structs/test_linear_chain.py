@@ -365,3 +365,114 @@ def test_marginals_are_differentiable(seed):
     exp = torch.autograd.grad(obj, leaves)
     for name, a, e in zip(("emissions", "transitions", "start", "end"), got, exp):
         assert_close(a, e, msg=f"d(weighted marginals)/d {name}")
+
+
+def _with_forbidden_parts(inp):
+    """`inp` with its last label impossible, as a label only a student has
+    (emissions, transitions to and from it, start and end at -inf), and with
+    three labels or more, a transition and a start forbidden too."""
+    forbidden = {
+        name: None if value is None or not value.is_floating_point() else value.clone()
+        for name, value in inp.items()
+    }
+    forbidden["lengths"] = inp["lengths"]
+    forbidden["emissions"][..., -1] = -math.inf
+    forbidden["transitions"][..., -1, :] = -math.inf
+    forbidden["transitions"][..., :, -1] = -math.inf
+    if inp["start"] is not None:
+        forbidden["start"][..., -1] = -math.inf
+        forbidden["end"][..., -1] = -math.inf
+    if inp["emissions"].shape[-1] > 2:
+        forbidden["transitions"][..., 0, 1] = -math.inf
+        if inp["start"] is not None:
+            forbidden["start"][..., 0] = -math.inf
+    return forbidden
+
+
+@pytest.mark.parametrize("forbidden", [False, True])
+@pytest.mark.parametrize("case,seed,scale,form", PARAMS[::2])
+def test_transition_counts_alone_and_their_gradients(case, seed, scale, form, forbidden):
+    """Transition counts asked first (one matrix product over the positions, no
+    pair marginals built) equal the brute force, and the sum of the pair
+    marginals in gradient too."""
+    inp = make_inputs(case, seed, scale, form)
+    if forbidden:
+        inp = _with_forbidden_parts(inp)
+    B, N, L = dims(inp)
+    assert_close(
+        build(inp).transition_counts,
+        brute.chain_pair_marginals(enumerate_(inp), N, L).sum(1),
+        msg="transition_counts",
+    )
+    leaves = [x for x in inp.values() if x is not None and x.is_floating_point()]
+    for x in leaves:
+        x.requires_grad_(True)
+    weights = brute.rand_scores(torch.Generator().manual_seed(seed), B, L, L, scale=1.0)
+    got = torch.autograd.grad((build(inp).transition_counts * weights).sum(), leaves)
+    summed = (build(inp).pair_marginals.sum(1) * weights).sum()
+    for a, e in zip(got, torch.autograd.grad(summed, leaves)):
+        assert_close(a, e, msg="gradient")
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, F64])
+@pytest.mark.parametrize("forbidden", [False, True])
+@pytest.mark.parametrize("case,seed,scale,form", [p for p in PARAMS if p.values[0][0] > 1][::2])
+def test_product_walk_equals_logsumexp_walk(case, seed, scale, form, forbidden, dtype):
+    """The forward-backward by matrix products gives the logsumexp steps'
+    alphas and betas, padding included, in value and gradient."""
+    inp = make_inputs(case, seed, scale, form, dtype=dtype)
+    if forbidden:
+        inp = _with_forbidden_parts(inp)
+    leaves = [x for x in inp.values() if x is not None and x.is_floating_point()]
+    for x in leaves:
+        x.requires_grad_(True)
+    products = build(inp)._product_walk()
+    steps = build(inp)._logsumexp_walk()
+    assert products is not None
+    g = torch.Generator().manual_seed(seed)
+    objective = []
+    for got, expected, name in zip(products, steps, ("alphas", "betas")):
+        assert got.dtype == dtype
+        assert torch.equal(got <= -1e29, expected <= -1e29), name
+        allowed = expected > -1e29
+        tolerance = {"atol": 1e-4, "rtol": 1e-5} if dtype == torch.float32 else {}
+        assert_close(got[allowed], expected[allowed], msg=name, **tolerance)
+        weights = brute.rand_scores(g, *got.shape, scale=1.0, dtype=dtype) * allowed
+        objective.append(((got - expected) * weights).sum())
+    # the gradients of the product walk's outputs equal those of the steps'
+    differences = torch.autograd.grad(sum(objective), leaves, allow_unused=True)
+    for difference in differences:
+        if difference is not None:
+            assert difference.abs().max() < (1e-3 if dtype == torch.float32 else 1e-9)
+
+
+SCALED_SUMS_FAIL = {
+    # two very likely labels joined only by forbidden transitions: the scaled
+    # sums underflow, and the factors of the counts' product would overflow
+    "underflow": ([[1000.0, 0.0], [0.0, 1000.0]], [[0.0, -math.inf], [-math.inf, 0.0]]),
+    # label 1 at position 2 only follows label 1, impossible at position 1
+    "impossible": ([[0.5, 1.0], [2.0, -math.inf], [1.0, 0.0]], [[0.0, -math.inf], [0.3, 0.0]]),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(SCALED_SUMS_FAIL))
+def test_forward_backward_where_scaled_sums_fail(kind):
+    """Where a scaled sum of the product walk falls to (near) zero, the
+    forward-backward takes logsumexp steps instead, and where the factors of
+    the transition counts' product would overflow, the pair marginals are
+    summed: both still equal the brute force."""
+    emissions, transitions = (torch.tensor(x, dtype=F64) for x in SCALED_SUMS_FAIL[kind])
+    n, n_labels = emissions.shape
+    inp = dict(
+        emissions=emissions[None],
+        transitions=transitions,
+        lengths=torch.tensor([n]),
+        start=None,
+        end=None,
+    )
+    dist = build(inp)
+    assert dist._product_walk() is None
+    enums = enumerate_(inp)
+    assert_close(dist.marginals, brute.chain_marginals(enums, n, n_labels), msg="marginals")
+    expected = brute.chain_pair_marginals(enums, n, n_labels).sum(1)
+    assert_close(dist.transition_counts, expected, msg="transition_counts")

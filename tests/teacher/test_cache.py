@@ -4,7 +4,7 @@ entries, corrupt entries read as misses."""
 import numpy
 import pytest
 
-from spacy_skd.teacher.cache import FORMAT_VERSION, TargetCache, doc_key
+from spacy_skd.teacher.cache import FORMAT_VERSION, TargetCache, doc_key, read_entry
 
 
 def entry(seed=0):
@@ -40,6 +40,34 @@ def test_partial_and_corrupt_entries_are_misses(tmp_path):
     assert fresh.get("half") is None
     assert fresh.get("bad") is None and not (folder / "bad.npz").exists()
     assert fresh.get("good") is not None
+
+
+def test_entries_read_as_numpy_loads_them(tmp_path):
+    """`read_entry` gives what `numpy.load` gives, for every kind of array an
+    entry holds and for those whose headers it leaves to numpy (Fortran order,
+    a structured dtype); object arrays are refused as numpy refuses them."""
+    rng = numpy.random.default_rng(0)
+    arrays = {
+        "scores": rng.normal(size=(7, 3)).astype("float16"),
+        "heads": numpy.arange(7, dtype="int32"),
+        "labels": numpy.asarray(["B-PER", "O"], dtype="U"),
+        "objective": numpy.asarray("crf"),
+        "empty": numpy.zeros((0, 0), dtype="float16"),
+        "big_endian": numpy.arange(4, dtype=">f4").reshape(2, 2),
+        "fortran": numpy.asfortranarray(rng.normal(size=(3, 2))),
+        "structured": numpy.zeros(2, dtype=[("a", "i4"), ("b", "f2")]),
+    }
+    path = tmp_path / "entry.npz"
+    numpy.savez(path, **arrays)
+    read = read_entry(path)
+    with numpy.load(path, allow_pickle=False) as stored:
+        assert sorted(read) == sorted(stored.files)
+        for name in stored.files:
+            assert read[name].dtype == stored[name].dtype, name
+            numpy.testing.assert_array_equal(read[name], stored[name], err_msg=name)
+    numpy.savez(path, objects=numpy.asarray([{"a": 1}], dtype=object))
+    with pytest.raises(ValueError):
+        read_entry(path)
 
 
 def test_doc_keys_depend_on_teacher_words_and_sentences():
