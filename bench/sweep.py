@@ -4,7 +4,7 @@ teacher's KD on EWT train and on a prefix of the unlabelled text) with the same
 steps and seed, both scored on EWT test and GUM test (`spacy evaluate`) and timed
 in turns (bench/speed_ratio.py) against spaCy's stock CNN pipeline doing the same
 tasks (tagger, morphologizer, parser and NER: bench/configs/stock_cnn_ner.cfg,
-trained once with the same steps and seed). Every step writes its output under a
+trained once with the same steps, at seed 0). Every step writes its output under a
 `.partial` name and renames it when done; a step whose output exists is skipped,
 so a stopped sweep goes on where it stopped. Per variant it writes
 `<metrics-dir>/<variant>.json` (scores, speeds, commands), then, from all the
@@ -13,6 +13,10 @@ JSON files there (bench/sweep_report.py), `table.md`, `plot.png` and
 pipeline and the teacher, whose scores and timing come from the project's
 `--teacher-metrics`), and `curve.md` and `curve.png` for the variants run with
 several `--unlabelled-words`. With no variant it only rewrites these reports.
+With `--seed N` other than 0 the students' runs go to `<training-dir>/seed<N>/`
+and their JSON files to `<metrics-dir>/seed<N>/`, out of seed 0's table and
+plots; `seeds.md` gives the mean ± standard deviation of every run with JSON
+files at several seeds.
 
 Variants (`--list` prints each with its overrides): cnn96 (configs/student_cnn.cfg
 as it is), cnn128, cnn192, cnn256 (the same at that tok2vec width, the hash
@@ -175,17 +179,24 @@ class Settings:
         return f"{variant.name}-u{self.unlabelled_words}"
 
     @property
+    def seed_dir(self) -> Path:
+        """Where the students of this seed go: the training folder for seed 0,
+        its `seed<N>` subfolder for another."""
+        return self.training_dir / seed_folder(self.seed)
+
+    @property
     def stock(self) -> Path:
+        """The stock pipeline, trained once (at seed 0): every seed's speed reference."""
         return self.training_dir / "stock"
 
     def gold(self, variant: Variant) -> Path:
-        return self.training_dir / variant.student.name / "gold"
+        return self.seed_dir / variant.student.name / "gold"
 
     def distilled(self, variant: Variant) -> Path:
-        return self.training_dir / self.run_name(variant) / "distilled"
+        return self.seed_dir / self.run_name(variant) / "distilled"
 
     def speed(self, variant: Variant) -> Path:
-        return self.training_dir / self.run_name(variant) / "speed.json"
+        return self.seed_dir / self.run_name(variant) / "speed.json"
 
     @property
     def text(self) -> Path:
@@ -218,8 +229,13 @@ def shown(command: List[str]) -> str:
     return shlex.join(command)
 
 
-def training_options(settings: Settings) -> List[str]:
-    """The same corpora, steps and seed for every run."""
+def seed_folder(seed: int) -> str:
+    """The subfolder of a seed's runs and JSON files: "" for seed 0, `seed<N>`."""
+    return "" if seed == 0 else f"seed{seed}"
+
+
+def training_options(settings: Settings, seed: Optional[int] = None) -> List[str]:
+    """The same corpora and steps for every run, and the sweep's seed (or `seed`)."""
     return [
         "--paths.train",
         settings.corpus("ewt-train"),
@@ -230,16 +246,21 @@ def training_options(settings: Settings) -> List[str]:
         "--training.eval_frequency",
         str(settings.eval_frequency),
         "--system.seed",
-        str(settings.seed),
+        str(settings.seed if seed is None else seed),
     ]
 
 
 def train_step(
-    title: str, config: str, overrides: Sequence[str], output: Path, s: Settings
+    title: str,
+    config: str,
+    overrides: Sequence[str],
+    output: Path,
+    s: Settings,
+    seed: Optional[int] = None,
 ) -> Step:
     def command(path: Path) -> List[str]:
-        args = ["-m", "spacy", "train", config, "--output", str(path)]
-        return python(*args, "--gpu-id", str(s.gpu_id), *training_options(s), *overrides)
+        args = ["-m", "spacy", "train", config, "--output", str(path), "--gpu-id", str(s.gpu_id)]
+        return python(*args, *training_options(s, seed), *overrides)
 
     return Step(title, output, command)
 
@@ -293,7 +314,7 @@ def plan(variants: Sequence[Variant], s: Settings) -> List[Step]:
         return python(*args, "--max-words", s.unlabelled_words)
 
     steps = [] if s.unlabelled_words == "0" else [Step("unlabelled text", s.text, text)]
-    steps.append(train_step("train stock", STOCK_CONFIG, (), s.stock, s))
+    steps.append(train_step("train stock", STOCK_CONFIG, (), s.stock, s, seed=0))
     steps += evaluate_steps("stock", s.stock, s)
     for variant in variants:
         student = variant.student
@@ -410,7 +431,12 @@ def main(
     ),
     steps: int = typer.Option(4000, min=1, help="Training steps of every run"),
     eval_frequency: int = typer.Option(200, min=1, help="Steps between evaluations on EWT dev"),
-    seed: int = typer.Option(0, help="Seed of every run"),
+    seed: int = typer.Option(
+        0,
+        help="Seed of the students' runs; another than 0 puts them in the training folder's "
+        "seed<N>/ and their JSON files in the metrics folder's seed<N>/ (the stock pipeline "
+        "stays seed 0's)",
+    ),
     method: str = typer.Option("structural", help="KD method of the skd_* students"),
     hidden_layers: str = typer.Option(
         "-1,3",
@@ -470,7 +496,8 @@ def main(
         return
     metrics_dir.mkdir(parents=True, exist_ok=True)
     for variant in chosen:
-        path = metrics_dir / f"{settings.run_name(variant)}.json"
+        path = metrics_dir / seed_folder(seed) / f"{settings.run_name(variant)}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
         srsly.write_json(path, results(variant, settings, steps_to_run))
     text = write_reports(metrics_dir, list(STUDENTS), teacher_metrics)
     if text:

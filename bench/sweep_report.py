@@ -3,7 +3,9 @@
 test LAS and UPOS against words/s of each student gold-only and distilled, the
 stock pipeline and the teacher), and, where a variant was distilled on several
 prefixes of the unlabelled text, `curve.md` and `curve.png` (EWT test and GUM
-test LAS and UPOS against the prefix's words, beside the gold-only twin)."""
+test LAS and UPOS against the prefix's words, beside the gold-only twin), and,
+for runs with JSON files at several seeds (seed 0's in the folder, others' in
+its `seed<N>/`), `seeds.md` (their mean ± standard deviation)."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from typing import Dict, List, Optional, Sequence
 
 import srsly
 import typer
-from table import SCORES
+from table import SCORES, mean_sd
 
 from spacy_skd.evaluation.plot import KINDS, PlotPoint, accuracy_speed_figure, save_figure
 from spacy_skd.evaluation.report import Run, read_run
@@ -24,6 +26,14 @@ TESTS = ("ewt-test", "gum-test")
 CURVE_SCORES = (("dep_las", "LAS"), ("pos_acc", "UPOS"))
 PLOT_FILES = {"dep_las": "plot.png", "pos_acc": "plot-upos.png"}
 CURVE_FILES = ("curve.md", "curve.png")
+SEEDS_FILE = "seeds.md"
+# (test, score key, title) of the seeds table
+SEED_SCORES = (
+    ("ewt-test", "pos_acc", "EWT UPOS"),
+    ("ewt-test", "dep_las", "EWT LAS"),
+    ("gum-test", "pos_acc", "GUM UPOS"),
+    ("gum-test", "dep_las", "GUM LAS"),
+)
 # the curves' margin left and right of the points, in spans of the (symlog) axis
 CURVE_PAD = 0.06
 STOCK_LABEL = "spaCy stock CNN"
@@ -276,6 +286,55 @@ def _in_percent(value: Optional[float]) -> float:
     return math.nan if value is None else 100 * value
 
 
+def seed_results(metrics_dir: Path) -> Dict[str, List[dict]]:
+    """Every run name's results over its seeds: seed 0's JSON file in
+    `metrics_dir`, another seed's in its `seed<N>/` subfolder; only run names
+    with files at more than one seed."""
+    paths = sorted(Path(metrics_dir).glob("*.json")) + sorted(
+        Path(metrics_dir).glob("seed*/*.json")
+    )
+    by_name: Dict[str, List[dict]] = {}
+    for path in paths:
+        result = srsly.read_json(path)
+        by_name.setdefault(result["variant"], []).append(result)
+    return {name: runs for name, runs in by_name.items() if len(runs) > 1}
+
+
+def seeds_table(by_name: Dict[str, List[dict]]) -> str:
+    """Mean ± standard deviation over the seeds of each run name's gold-only and
+    distilled runs, and the median over the seeds of their time per word against
+    the stock pipeline timed in the same turns."""
+    header = [title for _, _, title in SEED_SCORES] + ["time per word, x stock (median)"]
+    lines = ["| variant | run | seeds | " + " | ".join(header) + " |"]
+    lines.append("|---" * (len(header) + 3) + "|")
+    for name, results in by_name.items():
+        seeds = ", ".join(str(result["seed"]) for result in sorted(results, key=_seed))
+        for kind in ("gold", "distilled"):
+            runs = [result["runs"][kind] for result in results]
+            cells = [
+                mean_sd([100 * run[test][key] for run in runs if run[test].get(key) is not None])
+                for test, key, _ in SEED_SCORES
+            ]
+            ratio = statistics.median(run["time_per_word_vs_stock"] for run in runs)
+            lines.append(
+                f"| {name} | {kind} | {seeds} | " + " | ".join(cells) + f" | {ratio:.2f} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def _seed(result: dict) -> int:
+    return result["seed"]
+
+
+def write_seeds(metrics_dir: Path) -> None:
+    """`seeds.md` of the run names with several seeds (removed when none has)."""
+    by_name = seed_results(metrics_dir)
+    if not by_name:
+        (metrics_dir / SEEDS_FILE).unlink(missing_ok=True)
+        return
+    (metrics_dir / SEEDS_FILE).write_text(seeds_table(by_name), encoding="utf8")
+
+
 def write_reports(metrics_dir: Path, order: Sequence[str], teacher_metrics: Path) -> str:
     """Write the table, the plots and (where a variant has several transfer sets)
     the curves of the JSON files in `metrics_dir`, removing curves no longer
@@ -285,6 +344,7 @@ def write_reports(metrics_dir: Path, order: Sequence[str], teacher_metrics: Path
         return ""
     text = table(results)
     (metrics_dir / "table.md").write_text(text, encoding="utf8")
+    write_seeds(metrics_dir)
     write_plots(results, read_teachers(results, teacher_metrics), metrics_dir)
     variant_curves = curves(results)
     if not variant_curves:

@@ -69,6 +69,23 @@ def read_texts(
             yield number, text
 
 
+def holds_text(
+    path: str | PathLike,
+    max_line_chars: int = MAX_LINE_CHARS,
+    *,
+    read_through: bool = False,
+) -> bool:
+    """Whether the file at `path` holds a doc (`read_texts`). It is read up to its
+    first doc, or with `read_through` to its end, so that a bad line anywhere
+    fails (`path:line: ...`) before the file is used."""
+    found = False
+    for _ in read_texts(path, max_line_chars):
+        found = True
+        if not read_through:
+            break
+    return found
+
+
 def _json_text(path: str | PathLike, number: int, line: str) -> str:
     try:
         text = json.loads(line)["text"]

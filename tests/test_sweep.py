@@ -112,8 +112,9 @@ def test_every_student_passes_debug_config_at_its_width(name, tmp_path):
 
 def test_dry_run_trains_every_run_alike(tmp_path):
     commands = dry_run(tmp_path, "cnn96", "cnn192", "cnn192+hidden-cosine", "bilstm")
-    runs = tmp_path / "runs"
-    text = str(runs / "unlabelled" / "transfer-all.txt")
+    # the students of seed 7 in their own folder; the unlabelled text and stock shared
+    runs = tmp_path / "runs" / "seed7"
+    text = str(tmp_path / "runs" / "unlabelled" / "transfer-all.txt")
     assert commands[0] == ["-m", "spacy_skd", "text", "U.txt", text, "--max-words", "all"]
     trainings = [
         c for c in commands if c[:3] in (["-m", "spacy", "train"], ["-m", "spacy_skd", "distill"])
@@ -121,7 +122,7 @@ def test_dry_run_trains_every_run_alike(tmp_path):
     # stock once, each student's gold-only run once, one distilled run per variant
     outputs = [c[c.index("--output") + 1] if "--output" in c else c[5] for c in trainings]
     assert outputs == [
-        str(runs / "stock"),
+        str(tmp_path / "runs" / "stock"),
         str(runs / "cnn96" / "gold"),
         str(runs / "cnn96" / "distilled"),
         str(runs / "cnn192" / "gold"),
@@ -138,7 +139,9 @@ def test_dry_run_trains_every_run_alike(tmp_path):
         "--components.tok2vec.model.embed.rows",
         "[10000,2000,5000,5000]",
     ]
-    for command in trainings:
+    # the stock pipeline is trained once, at seed 0, for every seed
+    assert shlex.join(SAME_RUN[:-1] + ["0"]) in shlex.join(trainings[0])
+    for command in trainings[1:]:
         joined = shlex.join(command)
         assert shlex.join(SAME_RUN) in joined
         assert ("192/" in joined or "192+" in joined) == joined.endswith(shlex.join(width))
@@ -152,13 +155,14 @@ def test_dry_run_trains_every_run_alike(tmp_path):
     scored = [c[4] for c in commands if c[:3] == ["-m", "spacy", "evaluate"]]
     assert scored == ["C/ewt-test.spacy", "C/gum-test.spacy"] * 8
     (speed,) = [c for c in commands if "cnn192+hidden-cosine" in c[-1] and "speed" in c[-1]]
-    assert speed[:3] == ["bench/speed_ratio.py", "C/ewt-test.spacy", str(runs / "stock/model-best")]
+    stock = str(tmp_path / "runs" / "stock" / "model-best")
+    assert speed[:3] == ["bench/speed_ratio.py", "C/ewt-test.spacy", stock]
     assert speed[3:5] == [str(runs / "cnn192/gold/model-best"), outputs[5] + "/model-best"]
 
 
 def test_dry_run_skips_what_is_done_and_names_a_prefix(tmp_path):
     (tmp_path / "runs" / "stock").mkdir(parents=True)
-    (tmp_path / "runs" / "cnn96" / "gold").mkdir(parents=True)
+    (tmp_path / "runs" / "seed7" / "cnn96" / "gold").mkdir(parents=True)
     extra = ["--unlabelled-words", "5000", "--hidden-layers", "-1,1"]
     commands = dry_run(tmp_path, "cnn96+hidden-mse", extra=extra)
     assert commands[0][-3:] == [
@@ -168,7 +172,7 @@ def test_dry_run_skips_what_is_done_and_names_a_prefix(tmp_path):
     ]
     assert not [c for c in commands if c[2] == "train"]
     (distill,) = [c for c in commands if c[2] == "distill"]
-    assert distill[5] == str(tmp_path / "runs" / "cnn96+hidden-mse-u5000" / "distilled")
+    assert distill[5] == str(tmp_path / "runs/seed7/cnn96+hidden-mse-u5000/distilled")
     assert "--hidden-layer -1 --hidden-layer 1 --hidden-loss mse" in shlex.join(distill)
     # the stock and gold-only runs are done, their scores are not
     assert len([c for c in commands if c[2] == "evaluate"]) == 6
@@ -192,7 +196,12 @@ def fake_scores(las: float, gum: bool = False) -> dict:
 
 
 def fake_sweep_run(
-    tmp_path, name: str, unlabelled_words: str, las: Dict[str, float], speeds: Dict[str, float]
+    tmp_path,
+    name: str,
+    unlabelled_words: str,
+    las: Dict[str, float],
+    speeds: Dict[str, float],
+    seed: int = 0,
 ) -> dict:
     """The sweep's JSON for `name` from fake outputs of its steps: scores (GUM 10
     points under EWT), a timing in turns (bench/speed_ratio.py's summary) and an
@@ -205,7 +214,7 @@ def fake_sweep_run(
         unlabelled_words=unlabelled_words,
         steps=4000,
         eval_frequency=200,
-        seed=0,
+        seed=seed,
         method="structural",
         hidden_layers=(-1, 3),
         cache_dir=None,
@@ -321,6 +330,38 @@ def test_the_reports_are_rewritten_from_the_json_files_alone(tmp_path):
     assert CliRunner().invoke(app, args).exit_code == 0
     assert not (metrics / "curve.md").exists() and not (metrics / "curve.png").exists()
     assert len((metrics / "table.md").read_text().splitlines()) == 2 + 1 + 6
+
+
+def test_seeds_are_summed_up_apart_from_seed_0s_reports(tmp_path):
+    metrics = tmp_path / "metrics"
+    speeds = {"stock": 10000, "gold": 9000, "distilled": 8000}
+    for seed, las in ((0, 0.82), (1, 0.84), (2, 0.83)):
+        result = fake_sweep_run(
+            tmp_path, "cnn96", "500", {"stock": 0.79, "gold": 0.80, "distilled": las}, speeds, seed
+        )
+        folder = metrics / sweep.seed_folder(seed)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{result['variant']}.json").write_text(json.dumps(result))
+    # a run at one seed only has no row
+    one = fake_sweep_run(
+        tmp_path, "cnn128", "500", {"stock": 0.79, "gold": 0.8, "distilled": 0.8}, speeds
+    )
+    (metrics / f"{one['variant']}.json").write_text(json.dumps(one))
+    sweep_report.write_seeds(metrics)
+    rows = [line.split(" | ") for line in (metrics / "seeds.md").read_text().splitlines()[2:]]
+    # EWT UPOS, EWT LAS, GUM UPOS, GUM LAS: mean ± sd over seeds 0, 1, 2
+    assert rows == [
+        ["| cnn96-u500", "gold", "0, 1, 2", "90.00 ± 0.00", "80.00 ± 0.00", "80.00 ± 0.00"]
+        + ["70.00 ± 0.00", "1.11 |"],
+        ["| cnn96-u500", "distilled", "0, 1, 2", "93.00 ± 1.00", "83.00 ± 1.00", "83.00 ± 1.00"]
+        + ["73.00 ± 1.00", "1.25 |"],
+    ]
+    # seed 0's table holds seed 0 alone
+    assert sweep_report.read_results(metrics, list(sweep.STUDENTS))[0]["seed"] == 0
+    for path in metrics.glob("seed*/*.json"):
+        path.unlink()
+    sweep_report.write_seeds(metrics)
+    assert not (metrics / "seeds.md").exists()
 
 
 def test_the_plot_has_every_pipeline_once_and_the_teacher(tmp_path):

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from spacy_skd.text_files import MAX_LINE_CHARS, read_lines, read_texts
+from spacy_skd.text_files import MAX_LINE_CHARS, holds_text, read_lines, read_texts
 
 
 def test_lines_are_numbered_from_one_without_their_breaks(tmp_path):
@@ -58,3 +58,31 @@ def test_jsonl_gives_its_texts_and_names_a_bad_line(tmp_path):
         path.write_text(f'{{"text": "fine"}}\n{bad}\n', encoding="utf8")
         with pytest.raises(ValueError, match="docs.jsonl:2: not a JSON object with a string"):
             list(read_texts(path))
+
+
+def test_a_file_holds_text_when_it_has_a_doc(tmp_path):
+    path = tmp_path / "text.txt"
+    for content, expected in [("", False), ("\n   \n\t\r\n", False), ("\n one doc \n\n", True)]:
+        path.write_text(content, encoding="utf8")
+        assert holds_text(path) is expected
+        assert holds_text(path, read_through=True) is expected
+    path = tmp_path / "docs.jsonl"
+    path.write_text('{"text": " "}\n\n', encoding="utf8")
+    assert not holds_text(path)
+    path.write_text('{"text": " "}\n{"text": "a doc"}\n', encoding="utf8")
+    assert holds_text(path)
+
+
+def test_holds_text_names_a_bad_line_before_the_first_doc_or_read_through(tmp_path):
+    path = tmp_path / "bad.txt"
+    path.write_bytes(b"\n  \nbad \xff\n")
+    with pytest.raises(ValueError, match=r"bad.txt:3: not UTF-8 \(byte 0xff at column 5\)"):
+        holds_text(path)
+    path.write_text("Short.\n" + "x" * 11, encoding="utf8")
+    assert holds_text(path, max_line_chars=10)
+    with pytest.raises(ValueError, match="bad.txt:2: longer than 10 characters"):
+        holds_text(path, max_line_chars=10, read_through=True)
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"text": "a doc"}\nnot json\n', encoding="utf8")
+    with pytest.raises(ValueError, match="bad.jsonl:2: not a JSON object with a string"):
+        holds_text(path, read_through=True)

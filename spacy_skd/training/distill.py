@@ -20,7 +20,7 @@ from spacy.util import load_config
 from thinc.api import Config
 
 from ..methods import FALLBACK, STOCK_DEFAULT_METHODS
-from ..text_files import MAX_LINE_CHARS, TEXT_SUFFIXES, read_texts
+from ..text_files import MAX_LINE_CHARS, TEXT_SUFFIXES, holds_text
 from .corpus import MIXED_CORPUS, TEXT_CORPUS
 from .resume import train_pipeline
 from .saving import save_atomically
@@ -195,16 +195,6 @@ def with_unlabelled_text(
     return config
 
 
-def has_text(path: Path, max_line_chars: int = MAX_LINE_CHARS) -> bool:
-    """Whether the unlabelled text at `path` holds a doc (True for a path that is
-    no `.txt` or `.jsonl` file: `with_unlabelled_text` refuses it). The file is
-    read through, so that a bad line fails here, naming the file and line
-    (`spacy_skd.text_files`), not in the middle of training."""
-    if not path.is_file() or path.suffix.lower() not in TEXT_SUFFIXES:
-        return True
-    return sum(1 for _ in read_texts(path, max_line_chars)) > 0
-
-
 def check_corpora(config: Config) -> None:
     """Fail before training, naming the file, when a `spacy.Corpus.v1` corpus of
     `config` is missing, is not a DocBin or holds no docs (spaCy's own errors
@@ -257,7 +247,8 @@ def distill(
     """Train the student of `config_path` with `teacher` into `output_path`,
     with the raw text of `unlabelled` mixed into the train corpus if given
     (`gold_share` of the words from gold, see `with_unlabelled_text`; read
-    through first, see `has_text`; a file without text is left out, with a
+    through first, so that a bad line fails before training, see
+    `text_files.holds_text`; a file without text is left out, with a
     warning); the config actually trained is written there as `distill.cfg`.
     With `resume`, an unfinished run of the same config, teacher and data
     continues from its model-last (see `resume.train_pipeline`). memory_entries:
@@ -266,14 +257,17 @@ def distill(
     config = distillation_config(config, teacher, **settings)
     if memory_entries is not None:
         config["components"][DISTILLER]["memory_entries"] = memory_entries
-    if unlabelled and not has_text(Path(unlabelled), max_line_chars):
-        message = f"the unlabelled text {unlabelled} holds no text: training without it"
-        warnings.warn(message, stacklevel=2)
-        unlabelled = None
     if unlabelled:
-        config = with_unlabelled_text(
+        # first: it refuses a path that is no .txt or .jsonl file, naming it
+        mixed = with_unlabelled_text(
             config, unlabelled, gold_share=gold_share, max_line_chars=max_line_chars
         )
+        if holds_text(unlabelled, max_line_chars, read_through=True):
+            config = mixed
+        else:
+            message = f"the unlabelled text {unlabelled} holds no text: training without it"
+            warnings.warn(message, stacklevel=2)
+            unlabelled = None
     check_corpora(config)
     output_path.mkdir(parents=True, exist_ok=True)
     used = output_path / "distill.cfg"

@@ -219,16 +219,23 @@ def test_an_interrupted_distillation_resumes(teacher_path, tmp_path):
     assert read_progress(tmp_path / "out" / "model-last")["finished"]
 
 
-def test_an_unlabelled_file_without_text_is_told_apart(tmp_path):
-    from spacy_skd.training.distill import has_text
+def test_an_unlabelled_file_without_text_is_left_out_with_a_warning(teacher_path, tmp_path):
+    from spacy_skd.training.distill import distill
 
-    (tmp_path / "blank.txt").write_text("\n   \n\t\n", encoding="utf8")
-    (tmp_path / "text.txt").write_text("\n\nOne line of text.\n", encoding="utf8")
-    (tmp_path / "blank.jsonl").write_text('{"text": " "}\n', encoding="utf8")
-    assert not has_text(tmp_path / "blank.txt")
-    assert not has_text(tmp_path / "blank.jsonl")
-    assert has_text(tmp_path / "text.txt")
-    # read through: a bad line after the first text still fails
-    (tmp_path / "text.txt").write_text("Short.\n" + "x" * 11, encoding="utf8")
-    with pytest.raises(ValueError, match="text.txt:2: longer than 10 characters"):
-        has_text(tmp_path / "text.txt", max_line_chars=10)
+    config = student_config(tmp_path)
+    corpus = str(tmp_path / "train.spacy")
+    pipeline = ["tagger", "parser", "sentencizer"]
+    overrides = {"paths.train": corpus, "paths.dev": corpus, "nlp.pipeline": pipeline}
+    (tmp_path / "blank.jsonl").write_text('{"text": " "}\n\n', encoding="utf8")
+    with pytest.warns(UserWarning, match="blank.jsonl holds no text: training without it"):
+        distill(
+            str(teacher_path),
+            config,
+            tmp_path / "out",
+            overrides=overrides,
+            unlabelled=str(tmp_path / "blank.jsonl"),
+        )
+    used = spacy.util.load_config(tmp_path / "out" / "distill.cfg")
+    assert used["corpora"]["train"]["@readers"] == "spacy.Corpus.v1"
+    with pytest.raises(ValueError, match="must be a .txt or .jsonl file, not .*train.spacy"):
+        distill(str(teacher_path), config, tmp_path / "out2", unlabelled=corpus)
