@@ -2,6 +2,7 @@
 distill --unlabelled`), one doc a line: a CoNLL-U file's sentences, or the first
 docs of a plain-text or JSONL file (of a shuffled file, a random sample of it)."""
 
+import filecmp
 from pathlib import Path
 from typing import Optional
 
@@ -41,7 +42,8 @@ def text(
     of a .conllu file, the texts of a .jsonl file, the non-empty lines of any other
     file; with --max-words N, the first docs up to N words in all. A bad line (not
     UTF-8, too long, not JSON) is an error naming the file and line; OUTPUT_PATH is
-    only replaced when the command succeeds."""
+    only replaced when the command succeeds, and kept as it is (its modification
+    time too) when it already holds the same docs."""
     from ..training.convert import conllu_texts
 
     is_conllu = input_path.suffix.lower() == ".conllu"
@@ -66,10 +68,15 @@ def text(
         if empty:
             kind = "'# text =' lines" if is_conllu else "non-empty lines"
             raise ValueError(f"{input_path} has no {kind}")
-        partial.replace(output_path)
+        # an unchanged output keeps its modification time: a resumed run that
+        # reads it (`distill --resume`) still sees the same data
+        unchanged = output_path.is_file() and filecmp.cmp(partial, output_path, shallow=False)
+        if not unchanged:
+            partial.replace(output_path)
     except ValueError as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(1) from None
     finally:
         partial.unlink(missing_ok=True)
-    typer.echo(f"Wrote {n_docs} docs ({n_words} words) to {output_path}")
+    verb = "Kept the same" if unchanged else "Wrote"
+    typer.echo(f"{verb} {n_docs} docs ({n_words} words) in {output_path}")

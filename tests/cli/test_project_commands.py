@@ -2,6 +2,7 @@
 input), weights (tiny, --link), benchmark, report, and distill's --unlabelled."""
 
 import json
+import os
 import subprocess
 
 import pytest
@@ -79,6 +80,21 @@ def test_text_names_the_bad_line_and_keeps_the_output_it_had(tmp_path):
     (tmp_path / "in.jsonl").write_text('{"text": " a b "}\n\n{"text": "c"}\n')
     result = CliRunner().invoke(app, ["text", str(tmp_path / "in.jsonl"), str(out)])
     assert result.exit_code == 0 and out.read_text() == "a b\nc\n"
+
+
+def test_text_keeps_an_output_that_holds_the_same_docs(tmp_path):
+    (tmp_path / "in.txt").write_text("a b c\nd e\n")
+    out = tmp_path / "out.txt"
+    args = ["text", str(tmp_path / "in.txt"), str(out)]
+    assert CliRunner().invoke(app, args).exit_code == 0
+    os.utime(out, ns=(10**18, 10**18))
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0 and "Kept the same 2 docs (5 words)" in result.output
+    assert out.stat().st_mtime_ns == 10**18 and not list(tmp_path.glob(".*"))
+    (tmp_path / "in.txt").write_text("a b c\nd f\n")
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0 and "Wrote 2 docs" in result.output
+    assert out.read_text() == "a b c\nd f\n" and out.stat().st_mtime_ns != 10**18
 
 
 def test_weights_tiny_is_built_once_and_linked(tmp_path):
