@@ -20,7 +20,8 @@ files at several seeds.
 
 Variants (`--list` prints each with its overrides): cnn96 (configs/student_cnn.cfg
 as it is), cnn128, cnn192, cnn256 (the same at that tok2vec width, the hash
-embedding's rows scaled with the width: see `scaled_rows`), cnn256d8 (width 256,
+embedding's rows scaled with the width by the config's
+`spacy-skd.scaled_rows.v1`), cnn256d8 (width 256,
 depth 8: the shape of spaCy's CNN for accuracy), bilstm (configs/student_bilstm.cfg);
 any of them with `+hidden-mse` or `+hidden-cosine` is distilled with hidden-state
 KD as well (its gold-only run is its student's). With `--unlabelled-words N` other
@@ -35,7 +36,6 @@ Run it from the repository root, after the project's `convert`, `train-teacher`
 
 from __future__ import annotations
 
-import json
 import os
 import shlex
 import shutil
@@ -51,6 +51,7 @@ from sweep_report import write_reports
 from table import SCORES
 
 from spacy_skd.cli.text import word_count
+from spacy_skd.models.rows import scaled_rows
 from spacy_skd.text_files import read_texts
 
 STUDENT_CNN = "configs/student_cnn.cfg"
@@ -71,24 +72,17 @@ def checked_word_count(value: str) -> str:
     return value
 
 
-def scaled_rows(width: int) -> List[int]:
-    """Hash-embedding rows (NORM, PREFIX, SUFFIX, SHAPE) for a tok2vec of `width`:
-    spaCy's rows at width 96 times width / 96, rounded to hundreds. The tables'
-    parameters then grow as width squared, as the encoder's do, and keep their
-    share of the model; more rows also mean fewer hash collisions for the larger
-    vocabulary of the unlabelled text."""
-    return [int(round(rows * width / BASE_WIDTH, -2)) for rows in BASE_ROWS]
+def student_rows(width: int) -> List[int]:
+    """The hash-embedding rows of the CNN student at `width`: spaCy's rows at width
+    96, scaled by the config's `spacy-skd.scaled_rows.v1`."""
+    return scaled_rows(width, BASE_ROWS, BASE_WIDTH)
 
 
 def cnn_overrides(width: int, depth: int = 4) -> Tuple[str, ...]:
     """Overrides of configs/student_cnn.cfg for a CNN tok2vec of `width` and `depth`
-    (every listener, the parser's BiLSTM and the embedding follow encode.width)."""
-    overrides = [
-        "--components.tok2vec.model.encode.width",
-        str(width),
-        "--components.tok2vec.model.embed.rows",
-        json.dumps(scaled_rows(width), separators=(",", ":")),
-    ]
+    (every listener, the parser's BiLSTM and the embedding's rows follow
+    encode.width)."""
+    overrides = ["--components.tok2vec.model.encode.width", str(width)]
     if depth != 4:
         overrides += ["--components.tok2vec.model.encode.depth", str(depth)]
     return tuple(overrides)
@@ -103,7 +97,7 @@ class Student:
 
 
 def _cnn(width: int, depth: int = 4, note: str = "") -> Student:
-    rows = "/".join(str(r) for r in scaled_rows(width))
+    rows = "/".join(str(r) for r in student_rows(width))
     description = f"CNN tok2vec width {width}, depth {depth}, rows {rows}{note}"
     overrides = () if (width, depth) == (BASE_WIDTH, 4) else cnn_overrides(width, depth)
     return Student(

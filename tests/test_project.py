@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import srsly
+from thinc.api import Config
 from weasel.util import load_project_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -182,8 +183,8 @@ def test_smoke_report_has_the_three_pipelines(smoke_run):
     rows = [line for line in report.splitlines() if line.startswith("| ") and "---" not in line]
     assert [row.split(" | ")[0] for row in rows[1:]] == [
         "| teacher (tiny)",
-        "| gold-only student (cnn, seed 0)",
-        "| distilled student (cnn, structural KD, seed 0)",
+        "| gold-only student (cnn128)",
+        "| distilled student (cnn128, structural KD)",
     ]
     assert (work / "metrics" / "report.png").stat().st_size > 1000
     speed = json.loads((work / "metrics" / "teacher-tiny.speed.json").read_text())
@@ -200,9 +201,13 @@ def test_smoke_package_loads_with_spacy_load(smoke_run):
     assert card.startswith("# en_skd_smoke 0.1.0\n")
     assert "| this pipeline | UD English-GUM test |" in card and "| teacher | " in card
     assert "| gold-only twin | " in card and "Stack Exchange" in card
-    distilled = work / "training" / "distilled-cnn-tiny-structural-u2000-s0"
+    distilled = work / "training" / "distilled-cnn128-tiny-structural-u2000-s0"
     used = (distilled / "distill.cfg").read_text()
     assert "spacy-skd.TextCorpus.v1" in used and "skd_distiller" in used
+    # the project's student width, with the hash-embedding rows that follow it
+    student = Config().from_disk(distilled / "model-best" / "config.cfg")
+    assert student["components"]["tok2vec"]["model"]["encode"]["width"] == 128
+    assert student["components"]["tok2vec"]["model"]["embed"]["rows"]["width"] == 128
     assert (
         "distiller"
         not in json.loads((distilled / "model-best" / "meta.json").read_text())["pipeline"]
