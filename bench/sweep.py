@@ -47,7 +47,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import srsly
 import typer
-from sweep_report import write_reports
+from sweep_report import seed_folder, write_reports
 from table import SCORES
 
 from spacy_skd.cli.text import word_count
@@ -221,11 +221,6 @@ def shown(command: List[str]) -> str:
     if command[0] == sys.executable:
         command = ["python", *command[1:]]
     return shlex.join(command)
-
-
-def seed_folder(seed: int) -> str:
-    """The subfolder of a seed's runs and JSON files: "" for seed 0, `seed<N>`."""
-    return "" if seed == 0 else f"seed{seed}"
 
 
 def training_options(settings: Settings, seed: Optional[int] = None) -> List[str]:

@@ -27,6 +27,8 @@ CURVE_SCORES = (("dep_las", "LAS"), ("pos_acc", "UPOS"))
 PLOT_FILES = {"dep_las": "plot.png", "pos_acc": "plot-upos.png"}
 CURVE_FILES = ("curve.md", "curve.png")
 SEEDS_FILE = "seeds.md"
+# another seed's runs and JSON files are in `<SEED_PREFIX><seed>/`
+SEED_PREFIX = "seed"
 # (test, score key, title) of the seeds table
 SEED_SCORES = (
     ("ewt-test", "pos_acc", "EWT UPOS"),
@@ -286,12 +288,17 @@ def _in_percent(value: Optional[float]) -> float:
     return math.nan if value is None else 100 * value
 
 
+def seed_folder(seed: int) -> str:
+    """The subfolder of a seed's runs and JSON files: "" for seed 0, `seed<N>`."""
+    return "" if seed == 0 else f"{SEED_PREFIX}{seed}"
+
+
 def seed_results(metrics_dir: Path) -> Dict[str, List[dict]]:
     """Every run name's results over its seeds: seed 0's JSON file in
     `metrics_dir`, another seed's in its `seed<N>/` subfolder; only run names
     with files at more than one seed."""
     paths = sorted(Path(metrics_dir).glob("*.json")) + sorted(
-        Path(metrics_dir).glob("seed*/*.json")
+        Path(metrics_dir).glob(f"{SEED_PREFIX}*/*.json")
     )
     by_name: Dict[str, List[dict]] = {}
     for path in paths:
