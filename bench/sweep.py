@@ -1,12 +1,13 @@
 """Students sized to what they can absorb. For each variant of the student: a
-gold-only run (`spacy train`) and a distilled run (`spacy-skd distill`, the
+gold-only run (`spacy-skd train`) and a distilled run (`spacy-skd distill`, the
 teacher's KD on EWT train and on a prefix of the unlabelled text) with the same
 steps and seed, both scored on EWT test and GUM test (`spacy evaluate`) and timed
 in turns (bench/speed_ratio.py) against spaCy's stock CNN pipeline doing the same
 tasks (tagger, morphologizer, parser and NER: bench/configs/stock_cnn_ner.cfg,
 trained once with the same steps, at seed 0). Every step writes its output under a
 `.partial` name and renames it when done; a step whose output exists is skipped,
-so a stopped sweep goes on where it stopped. Per variant it writes
+and a stopped training continues from its `model-last` (`spacy-skd train` and
+`distill` with `--resume`), so a stopped sweep goes on where it stopped. Per variant it writes
 `<metrics-dir>/<variant>.json` (scores, speeds, commands), then, from all the
 JSON files there (bench/sweep_report.py), `table.md`, `plot.png` and
 `plot-upos.png` (EWT test LAS and UPOS against words/s of the students, the stock
@@ -199,11 +200,13 @@ class Settings:
 
 @dataclass(frozen=True)
 class Step:
-    """`command(path)` writes `output` at `path`; done when `output` exists."""
+    """`command(path)` writes `output` at `path`; done when `output` exists. A
+    `resumable` command continues what a stopped run left at `path`."""
 
     title: str
     output: Path
     command: Callable[[Path], List[str]]
+    resumable: bool = False
 
 
 def staged(path: Path) -> Path:
@@ -248,16 +251,17 @@ def train_step(
     seed: Optional[int] = None,
 ) -> Step:
     def command(path: Path) -> List[str]:
-        args = ["-m", "spacy", "train", config, "--output", str(path), "--gpu-id", str(s.gpu_id)]
+        args = ["-m", "spacy_skd", "train", config, str(path), "--resume"]
+        args += ["--gpu-id", str(s.gpu_id)]
         return python(*args, *training_options(s, seed), *overrides)
 
-    return Step(title, output, command)
+    return Step(title, output, command, resumable=True)
 
 
 def distill_step(variant: Variant, s: Settings) -> Step:
     def command(path: Path) -> List[str]:
         args = ["-m", "spacy_skd", "distill", str(s.teacher), variant.student.config, str(path)]
-        args += ["--method", s.method, "--gpu-id", str(s.gpu_id)]
+        args += ["--resume", "--method", s.method, "--gpu-id", str(s.gpu_id)]
         if s.unlabelled_words != "0":
             args.append(f"--unlabelled={s.text}")
         if s.cache_dir is not None:
@@ -269,7 +273,7 @@ def distill_step(variant: Variant, s: Settings) -> Step:
         args += [*s.distill_args, *training_options(s), *variant.student.overrides]
         return python(*args)
 
-    return Step(f"distil {s.run_name(variant)}", s.distilled(variant), command)
+    return Step(f"distil {s.run_name(variant)}", s.distilled(variant), command, resumable=True)
 
 
 def evaluate_steps(title: str, run: Path, s: Settings) -> List[Step]:
@@ -335,11 +339,16 @@ def run_steps(steps: Sequence[Step], *, dry_run: bool) -> None:
         if dry_run:
             typer.echo(shlex.join(step.command(step.output)))
             continue
-        typer.echo(f"[{index}/{len(steps)}] {step.title}", err=True)
         partial = staged(step.output)
-        if partial.is_dir():
+        resuming = step.resumable and partial.is_dir()
+        typer.echo(
+            f"[{index}/{len(steps)}] {step.title}" + (f", resuming {partial}" if resuming else ""),
+            err=True,
+        )
+        if partial.is_dir() and not resuming:
             shutil.rmtree(partial)
-        partial.unlink(missing_ok=True)
+        elif partial.is_file():
+            partial.unlink()
         partial.parent.mkdir(parents=True, exist_ok=True)
         subprocess.run(step.command(partial), check=True)
         os.replace(partial, step.output)

@@ -120,10 +120,14 @@ def test_dry_run_trains_every_run_alike(tmp_path):
     text = str(tmp_path / "runs" / "unlabelled" / "transfer-all.txt")
     assert commands[0] == ["-m", "spacy_skd", "text", "U.txt", text, "--max-words", "all"]
     trainings = [
-        c for c in commands if c[:3] in (["-m", "spacy", "train"], ["-m", "spacy_skd", "distill"])
+        c
+        for c in commands
+        if c[:3] in (["-m", "spacy_skd", "train"], ["-m", "spacy_skd", "distill"])
     ]
     # stock once, each student's gold-only run once, one distilled run per variant
-    outputs = [c[c.index("--output") + 1] if "--output" in c else c[5] for c in trainings]
+    outputs = [c[4] if c[2] == "train" else c[5] for c in trainings]
+    # a stopped training continues from its model-last
+    assert all("--resume" in c for c in trainings)
     assert outputs == [
         str(tmp_path / "runs" / "stock"),
         str(runs / "cnn96" / "gold"),
@@ -178,6 +182,29 @@ def test_dry_run_skips_what_is_done_and_names_a_prefix(tmp_path):
     commands = dry_run(tmp_path, "cnn96", extra=["--unlabelled-words", "0"])
     assert [c[2] for c in commands if c[1] == "spacy_skd"] == ["distill"]
     assert not [arg for c in commands for arg in c if "unlabelled" in arg]
+
+
+def marking_step(output: Path, resumable: bool) -> "sweep.Step":
+    """A step whose command lists what its folder held before it, then adds a file."""
+    script = (
+        "import pathlib, sys; p = pathlib.Path(sys.argv[1]); p.mkdir(exist_ok=True); "
+        "found = sorted(f.name for f in p.iterdir()); (p / 'found.txt').write_text(','.join(found))"
+    )
+    return sweep.Step(
+        "mark", output, lambda path: [sys.executable, "-c", script, str(path)], resumable
+    )
+
+
+@pytest.mark.parametrize("resumable", [True, False])
+def test_a_stopped_step_resumes_only_when_it_can(tmp_path, resumable):
+    output = tmp_path / "run" / "gold"
+    partial = sweep.staged(output)
+    partial.mkdir(parents=True)
+    (partial / "model-last").write_text("left by a stopped run")
+    sweep.run_steps([marking_step(output, resumable)], dry_run=False)
+    assert not partial.exists()
+    found = (output / "found.txt").read_text()
+    assert found == ("model-last" if resumable else "")
 
 
 def test_unknown_variants_and_word_counts_are_refused(tmp_path):
