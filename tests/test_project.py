@@ -196,9 +196,9 @@ def test_smoke_package_loads_with_spacy_load(smoke_run):
     assert "['tok2vec', 'senter', 'tagger', 'upos', 'parser', 'ner'] CC BY-SA 4.0" in result.stdout
     # the one sdist in the smoke run's packages/, with the model card as its README
     (sdist,) = [path.name for path in (work / "packages").iterdir() if path.is_file()]
-    assert sdist == "en_skd_smoke-0.1.0.tar.gz"
+    assert sdist == "en_skd_smoke-0.2.0.tar.gz"
     card = ship_package.card(work / "packages" / sdist).decode("utf8")
-    assert card.startswith("# en_skd_smoke 0.1.0\n")
+    assert card.startswith("# en_skd_smoke 0.2.0\n")
     assert "| this pipeline | UD English-GUM test |" in card and "| teacher | " in card
     assert "| gold-only twin | " in card and "Stack Exchange" in card
     distilled = work / "training" / "distilled-cnn128-tiny-structural-u2000-s0"
