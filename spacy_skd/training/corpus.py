@@ -22,7 +22,7 @@ from spacy.language import Language
 from spacy.training import Example
 from spacy.util import registry
 
-from ..text_files import MAX_LINE_CHARS, TEXT_SUFFIXES, holds_text, read_texts
+from ..text_files import MAX_LINE_CHARS, TEXT_SUFFIXES, read_texts
 
 Reader = Callable[[Language], Iterator[Example]]
 MIXED_CORPUS = "spacy-skd.MixedCorpus.v1"
@@ -44,12 +44,14 @@ def create_text_corpus(path: Path, max_line_chars: int = MAX_LINE_CHARS) -> Read
         raise ValueError(f"{TEXT_CORPUS}: {path} is not a .txt or .jsonl file")
 
     def read(nlp: Language) -> Iterator[Example]:
-        # read up to the first doc only: a later bad line fails when the stream reaches it
-        if not holds_text(path, max_line_chars):
-            raise ValueError(f"{path} holds no text")
+        # one pass over the file: a bad line fails when the stream reaches it
+        empty = True
         for _, text in read_texts(path, max_line_chars):
+            empty = False
             doc = nlp.make_doc(text)
             yield Example(doc, doc.copy())
+        if empty:
+            raise ValueError(f"{path} holds no text")
 
     return read
 

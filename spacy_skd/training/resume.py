@@ -5,16 +5,18 @@ run from its `model-last` (what `spacy-skd train --resume` and `spacy-skd distil
 
 Every checkpoint's meta.json records how far the run had got (the
 `spacy-skd.progress.v1` callback, added as `[training.before_update]`: the step,
-the epoch, a fingerprint of the config and of the files it names), and a run that
-ends normally is marked finished. Resuming a run of the same fingerprint sources
-every component but the distiller from the checkpoint (`[components.X] source`),
-initializes the distiller afresh and trains the steps left. What is not restored:
-the optimizer's state (Adam's moments start at zero), the schedules (learn rate,
-batch size) and the corpus readers, which start from their beginning, and
-patience, which counts from the resumption. spaCy's loop deletes `model-best` and
-`model-last` when it starts, so the checkpoint and best model are first moved to
-`OUTPUT/.resume/`; afterwards the better of the two best models (by the config's
-score weights) is kept as `model-best`.
+the epoch, a fingerprint of the config and of the files it names), every
+checkpoint holds the training state (`checkpoint_state`: the optimizer's, the
+updates done, the random generators'), and a run that ends normally is marked
+finished. Resuming a run of the same fingerprint sources every component but the
+distiller from the checkpoint (`[components.X] source`), initializes the
+distiller afresh, replays the batches already trained on without training on
+them (so readers, shuffles and the batch-size schedule go on where they were),
+restores the training state and trains the steps left. Not restored: patience,
+which counts from the resumption, and the distiller's own weights. spaCy's loop
+deletes `model-best` and `model-last` when it starts, so the checkpoint and best
+model are first moved to `OUTPUT/.resume/`; afterwards the better of the two best
+models (by the config's score weights) is kept as `model-best`.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import os
 import shutil
 import sys
 from pathlib import Path
-from typing import IO, Any, Callable, Dict, Iterable, Optional
+from typing import IO, Any, Callable, Dict, Iterable, List, Optional
 
 from spacy.language import Language
 from spacy.training.initialize import init_nlp
@@ -33,6 +35,7 @@ from spacy.training.loop import train as train_nlp
 from spacy.util import load_config, registry
 from thinc.api import Config
 
+from .checkpoint_state import STATE_FILE, forget, optimizer_of, read_updates, restore_state
 from .corpus import MIXED_CORPUS
 
 PROGRESS = "skd_progress"
@@ -48,13 +51,22 @@ def create_progress_recorder(
     steps_before: int = 0,
     epochs_before: int = 0,
     then: Optional[Callable[[Language, Dict[str, Any]], None]] = None,
+    state: Optional[str] = None,
 ) -> Callable[[Language, Dict[str, Any]], None]:
     """A `[training.before_update]` callback that writes into `nlp.meta` (so into
     every checkpoint's meta.json) the run's fingerprint `run` and the steps and
     epochs done before this step (counting `steps_before`, `epochs_before` of
-    the runs it resumes), then calls `then` (the config's own callback)."""
+    the runs it resumes), then calls `then` (the config's own callback). Before
+    the first update it restores the training state saved at `state` (a resumed
+    run's checkpoint), if given."""
+    pending = [state]
 
     def before_update(nlp: Language, args: Dict[str, Any]) -> None:
+        if pending[0] is not None:
+            optimizer = optimizer_of(run)
+            if optimizer is not None:
+                restore_state(nlp, optimizer, Path(pending[0]), skip_pipes=_distillers(nlp))
+            pending[0] = None
         nlp.meta[PROGRESS] = {
             "run": run,
             "step": steps_before + args["step"],
@@ -112,7 +124,7 @@ def train_pipeline(
     run = run_fingerprint(config, paths)
     checkpoint = _checkpoint(output_path, run) if resume else None
     if checkpoint is not None:
-        progress = read_progress(checkpoint)
+        progress = _progress(checkpoint)
         left = _steps_left(config, progress)
         if progress.get("finished") or left == 0:
             _settle(output_path, checkpoint)
@@ -125,27 +137,54 @@ def train_pipeline(
         shutil.rmtree(output_path / RESUME_DIR, ignore_errors=True)
         with show_validation_error(hint_fill=False):
             nlp = _initialized(_with_progress(config, run, 0, 0), use_gpu)
-        _train(nlp, output_path, use_gpu, stdout)
+        _train(nlp, output_path, use_gpu, stdout, run)
     else:
+        state = output_path / RESUME_DIR / LAST / STATE_FILE
+        resumed = _resumed_config(config, checkpoint, run, progress, state)
         with show_validation_error(hint_fill=False):
-            nlp = _initialized(_resumed_config(config, checkpoint, run, progress), use_gpu)
+            nlp = _initialized(resumed, use_gpu)
+        restored = (checkpoint / STATE_FILE).exists()
         stdout.write(
-            f"Resuming {output_path} from its checkpoint at step {progress['step']}"
+            f"Resuming {output_path} from its checkpoint after {progress['step']} steps"
             + (f", {left} steps left" if left else "")
-            + " (fresh optimizer state)\n"
+            + (
+                "; replaying the batches already trained on, then restoring the optimizer"
+                if restored
+                else "; the checkpoint holds no optimizer state: it starts afresh"
+            )
+            + "\n"
         )
         weights = _score_weights(checkpoint)
         _set_aside(output_path, checkpoint, weights)
         try:
-            _train(nlp, output_path, use_gpu, stdout)
+            _train(nlp, output_path, use_gpu, stdout, run)
         finally:
             _keep_better_best(output_path, weights)
     _settle(output_path, output_path / LAST)
     return output_path
 
 
-def _train(nlp: Language, output_path: Path, use_gpu: int, stdout: IO) -> None:
-    train_nlp(nlp, output_path, use_gpu=use_gpu, stdout=stdout, stderr=sys.stderr)
+def _train(nlp: Language, output_path: Path, use_gpu: int, stdout: IO, run: str) -> None:
+    try:
+        train_nlp(nlp, output_path, use_gpu=use_gpu, stdout=stdout, stderr=sys.stderr)
+    finally:
+        forget(run)
+
+
+def _progress(checkpoint: Path) -> Dict[str, Any]:
+    """The checkpoint's recorded progress, its step the updates done where its
+    training state counts them (a checkpoint saved after step s's update holds
+    s + 1 of them)."""
+    progress = dict(read_progress(checkpoint) or {})
+    updates = read_updates(checkpoint / STATE_FILE)
+    if updates is not None:
+        progress["step"] = updates
+    return progress
+
+
+def _distillers(nlp: Language) -> List[str]:
+    """The names of the pipes that are initialized afresh on resuming."""
+    return [name for name in nlp.pipe_names if nlp.get_pipe_meta(name).factory == DISTILLER_FACTORY]
 
 
 def _initialized(config: Config, use_gpu: int) -> Language:
@@ -172,21 +211,41 @@ def _mixed(config: Config) -> bool:
     return config["corpora"].get(train_key, {}).get("@readers") == MIXED_CORPUS
 
 
-def _with_progress(config: Config, run: str, steps_before: int, epochs_before: int) -> Config:
+def _with_progress(
+    config: Config,
+    run: str,
+    steps_before: int,
+    epochs_before: int,
+    state: Optional[Path] = None,
+) -> Config:
+    """`config` with the callbacks that record progress and save the training
+    state (restoring it from `state` when given) wrapped around its own."""
     config = config.copy()
-    recorder = {
-        "@callbacks": "spacy-skd.progress.v1",
-        "run": run,
-        "steps_before": steps_before,
-        "epochs_before": epochs_before,
-    }
-    own = config["training"].get("before_update")
-    if isinstance(own, dict) and own.get("@callbacks") == recorder["@callbacks"]:
-        own = own.get("then")
-    if own is not None:
-        recorder["then"] = own
-    config["training"]["before_update"] = recorder
+    training = config["training"]
+    recorder = _wrapped(training, "before_update", "@callbacks", "spacy-skd.progress.v1")
+    recorder.update({"run": run, "steps_before": steps_before, "epochs_before": epochs_before})
+    if state is not None:
+        recorder["state"] = str(state)
+    _wrapped(training, "before_to_disk", "@misc", "spacy-skd.state_saves.v1")["run"] = run
+    optimizer = "spacy-skd.checkpointed_optimizer.v1"
+    _wrapped(training, "optimizer", "@optimizers", optimizer, own_as="optimizer")["run"] = run
     return config
+
+
+def _wrapped(
+    training: Dict[str, Any], name: str, kind: str, function: str, own_as: str = "then"
+) -> Dict[str, Any]:
+    """Set `training[name]` to a fresh block of registered `function` around the
+    config's own block (its argument `own_as`), unwrapping an earlier block of
+    the same function."""
+    own = training.get(name)
+    if isinstance(own, dict) and own.get(kind) == function:
+        own = own.get(own_as)
+    block: Dict[str, Any] = {kind: function}
+    if own is not None:
+        block[own_as] = own
+    training[name] = block
+    return block
 
 
 def _steps_left(config: Config, progress: Dict[str, Any]) -> Optional[int]:
@@ -198,20 +257,25 @@ def _steps_left(config: Config, progress: Dict[str, Any]) -> Optional[int]:
     return max(0, max_steps - progress["step"])
 
 
-def _resumed_config(config: Config, checkpoint: Path, run: str, progress: Dict[str, Any]) -> Config:
+def _resumed_config(
+    config: Config, checkpoint: Path, run: str, progress: Dict[str, Any], state: Path
+) -> Config:
     """`config` with every component but the distiller sourced from `checkpoint`,
-    the steps (and epochs) left to train, and no pretrained tok2vec weights."""
-    config = _with_progress(config, run, progress["step"], progress["epoch"])
+    the batches already trained on skipped, the steps (and epochs) left to train,
+    the training state restored from `state` and no pretrained tok2vec weights."""
+    # the replayed batches count their epochs again
+    config = _with_progress(config, run, progress["step"], 0, state)
     for name in config["nlp"]["pipeline"]:
         if config["components"][name].get("factory") != DISTILLER_FACTORY:
             config["components"][name] = {"source": str(checkpoint)}
     training = config["training"]
+    skipping = "spacy-skd.skipping_batcher.v1"
+    _wrapped(training, "batcher", "@batchers", skipping, own_as="batcher")["skip"] = progress[
+        "step"
+    ]
     left = _steps_left(config, progress)
     if left:
         training["max_steps"] = left
-    max_epochs = _training(config, "max_epochs") or 0
-    if max_epochs > 0:
-        training["max_epochs"] = max(1, max_epochs - progress["epoch"])
     if "init_tok2vec" in config.get("initialize", {}):
         config["initialize"]["init_tok2vec"] = None
     return config
@@ -254,6 +318,8 @@ def _settle(output_path: Path, last: Path) -> None:
         _replace(last, output_path / LAST)
     _keep_better_best(output_path, weights)
     _mark_finished(output_path / LAST)
+    for pipeline in (LAST, BEST):
+        (output_path / pipeline / STATE_FILE).unlink(missing_ok=True)
     shutil.rmtree(output_path / RESUME_DIR, ignore_errors=True)
 
 

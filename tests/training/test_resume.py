@@ -12,6 +12,7 @@ from spacy.util import load_config, registry
 from typer.testing import CliRunner
 
 from spacy_skd.cli import app
+from spacy_skd.training.checkpoint_state import STATE_FILE
 from spacy_skd.training.resume import PROGRESS, RESUME_DIR, read_progress, train_pipeline
 from tests.small_teacher import TOK2VEC, gold_examples
 
@@ -42,12 +43,15 @@ def _exists(path):
         return False
 
 
-def write_config(tmp_path, *, max_steps=8, learn_rate=0.001, at_step=3):
-    """A tagger + parser student on the small gold corpus, interrupted once at
-    `at_step`; its config and the log of steps."""
+def write_config(tmp_path, *, max_steps=8, learn_rate=0.001, at_step=3, skd_parser=False):
+    """A tagger + parser (spaCy's, or `skd_parser`) student on the small gold
+    corpus, interrupted once at `at_step`; its config and the log of steps."""
     nlp = spacy.blank("en")
     nlp.add_pipe("skd_tagger", name="tagger", config={"model": {"tok2vec": TOK2VEC}})
-    nlp.add_pipe("parser", config={"min_action_freq": 1})
+    if skd_parser:
+        nlp.add_pipe("skd_parser", name="parser", config={"model": {"tok2vec": TOK2VEC}})
+    else:
+        nlp.add_pipe("parser", config={"min_action_freq": 1})
     config = nlp.config
     corpus = tmp_path / "train.spacy"
     DocBin(docs=[eg.reference for eg in gold_examples(nlp)]).to_disk(corpus)
@@ -147,3 +151,69 @@ def test_the_train_command_resumes(tmp_path):
     assert "Resuming" in second.output
     assert logged_steps(log) == [0, 1, 2, 3, 3, 4, 5, 6]
     assert read_progress(tmp_path / "out" / "model-last")["finished"]
+
+
+def _weights(path):
+    nlp = spacy.load(path)
+    return {
+        (name, i, param): node.get_param(param)
+        for name, proc in nlp.pipeline
+        for i, node in enumerate(proc.model.walk())
+        for param in node.param_names
+        if node.has_param(param)
+    }
+
+
+def whole_and_resumed(tmp_path, config, keep_state=True):
+    """The final weights of `config` trained without interruption, and trained
+    with its interruption then resumed (its training state removed first unless
+    `keep_state`)."""
+    plain = config.copy()
+    plain["training"]["before_update"] = None
+    train_pipeline(plain, tmp_path / "whole")
+    out = tmp_path / "out"
+    with pytest.raises(KeyboardInterrupt):
+        train_pipeline(config, out)
+    state = out / "model-last" / STATE_FILE
+    assert state.exists()
+    if not keep_state:
+        state.unlink()
+    train_pipeline(config, out, resume=True)
+    assert not (out / "model-last" / STATE_FILE).exists()
+    return _weights(tmp_path / "whole" / "model-last"), _weights(out / "model-last")
+
+
+@pytest.mark.parametrize("at_step", [3, 6])
+def test_a_resumed_run_ends_with_the_uninterrupted_runs_weights(tmp_path, at_step):
+    """Optimizer state, schedules, data order and dropout all continue: the
+    interrupted and resumed run ends where the uninterrupted one does (the
+    corpus has fewer batches than steps, so the replay crosses epochs)."""
+    config, _ = write_config(tmp_path, max_steps=9, at_step=at_step, skd_parser=True)
+    config["training"]["batcher"] = {
+        "@batchers": "spacy.batch_by_words.v1",
+        "size": {"@schedules": "compounding.v1", "start": 4, "stop": 40, "compound": 1.3},
+        "tolerance": 0.2,
+        "discard_oversize": False,
+    }
+    config["training"]["optimizer"]["learn_rate"] = {
+        "@schedules": "warmup_linear.v1",
+        "warmup_steps": 4,
+        "total_steps": 10,
+        "initial_rate": 0.01,
+    }
+    expected, got = whole_and_resumed(tmp_path, config)
+    assert expected.keys() == got.keys()
+    for key in expected:
+        numpy.testing.assert_allclose(
+            got[key], expected[key], rtol=1e-5, atol=1e-6, err_msg=str(key)
+        )
+
+
+def test_without_the_state_file_the_resumed_run_ends_elsewhere(tmp_path):
+    """The same comparison fails when the checkpoint's training state is removed:
+    the check above can tell a restored run from a fresh optimizer."""
+    config, _ = write_config(tmp_path, max_steps=9, at_step=6, skd_parser=True)
+    expected, got = whole_and_resumed(tmp_path, config, keep_state=False)
+    assert any(
+        not numpy.allclose(got[key], expected[key], rtol=1e-5, atol=1e-6) for key in expected
+    )
