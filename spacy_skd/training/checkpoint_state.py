@@ -72,7 +72,7 @@ def create_state_saves(
 
             def to_disk(path, *, exclude=()):
                 save(path, exclude=exclude)
-                optimizer = _OPTIMIZERS.get(run)
+                optimizer = optimizer_of(run)
                 if optimizer is not None:
                     write_state(nlp, optimizer, Path(path) / STATE_FILE)
 
@@ -127,18 +127,15 @@ def read_updates(path: Path) -> Optional[int]:
 
 def restore_state(
     nlp: Language, optimizer: Optimizer, path: Path, skip_pipes: Iterable[str] = ()
-) -> int:
+) -> None:
     """Load the state saved at `path` into `optimizer` (for `nlp`'s pipes, those
     in `skip_pipes` excepted: they start afresh), step its schedules on by the
-    updates done and restore the random generators. Returns the parameters
-    restored."""
+    updates done and restore the random generators."""
     state = _read(path)
     if state is None:
-        return 0
+        return
     nodes = _nodes(nlp)
     skipped = set(skip_pipes)
-    ops = get_array_ops(next(iter(nodes.values()))) if nodes else None
-    restored = 0
     for entry in state["params"]:
         node = nodes.get((entry["pipe"], entry["node"]))
         if node is None or entry["pipe"] in skipped or not node.has_param(entry["name"]):
@@ -151,12 +148,10 @@ def restore_state(
         for slot in _SLOTS:
             store = getattr(optimizer, slot, None)
             if store is not None and slot in entry:
-                store[key] = ops.asarray(entry[slot]) if ops is not None else entry[slot]
-        restored += 1
+                store[key] = node.ops.asarray(entry[slot])
     for _ in range(int(state["updates"])):
         optimizer.step_schedules()
     _set_random_states(state["random"])
-    return restored
 
 
 def _read(path: Path) -> Optional[Dict[str, Any]]:

@@ -43,6 +43,7 @@ RESUME_DIR = ".resume"
 LAST = "model-last"
 BEST = "model-best"
 DISTILLER_FACTORY = "skd_distiller"
+SKIPPING_BATCHER = "spacy-skd.skipping_batcher.v1"
 
 
 @registry.callbacks("spacy-skd.progress.v1")
@@ -136,7 +137,7 @@ def train_pipeline(
     if checkpoint is None:
         shutil.rmtree(output_path / RESUME_DIR, ignore_errors=True)
         with show_validation_error(hint_fill=False):
-            nlp = _initialized(_with_progress(config, run, 0, 0), use_gpu)
+            nlp = _initialized(_with_progress(config, run, 0), use_gpu)
         _train(nlp, output_path, use_gpu, stdout, run)
     else:
         state = output_path / RESUME_DIR / LAST / STATE_FILE
@@ -212,18 +213,15 @@ def _mixed(config: Config) -> bool:
 
 
 def _with_progress(
-    config: Config,
-    run: str,
-    steps_before: int,
-    epochs_before: int,
-    state: Optional[Path] = None,
+    config: Config, run: str, steps_before: int, state: Optional[Path] = None
 ) -> Config:
     """`config` with the callbacks that record progress and save the training
     state (restoring it from `state` when given) wrapped around its own."""
     config = config.copy()
     training = config["training"]
     recorder = _wrapped(training, "before_update", "@callbacks", "spacy-skd.progress.v1")
-    recorder.update({"run": run, "steps_before": steps_before, "epochs_before": epochs_before})
+    # a resumed run replays its batches, so its loop counts the epochs before it again
+    recorder.update({"run": run, "steps_before": steps_before})
     if state is not None:
         recorder["state"] = str(state)
     _wrapped(training, "before_to_disk", "@misc", "spacy-skd.state_saves.v1")["run"] = run
@@ -263,16 +261,13 @@ def _resumed_config(
     """`config` with every component but the distiller sourced from `checkpoint`,
     the batches already trained on skipped, the steps (and epochs) left to train,
     the training state restored from `state` and no pretrained tok2vec weights."""
-    # the replayed batches count their epochs again
-    config = _with_progress(config, run, progress["step"], 0, state)
+    config = _with_progress(config, run, progress["step"], state)
     for name in config["nlp"]["pipeline"]:
         if config["components"][name].get("factory") != DISTILLER_FACTORY:
             config["components"][name] = {"source": str(checkpoint)}
     training = config["training"]
-    skipping = "spacy-skd.skipping_batcher.v1"
-    _wrapped(training, "batcher", "@batchers", skipping, own_as="batcher")["skip"] = progress[
-        "step"
-    ]
+    skipping = _wrapped(training, "batcher", "@batchers", SKIPPING_BATCHER, own_as="batcher")
+    skipping["skip"] = progress["step"]
     left = _steps_left(config, progress)
     if left:
         training["max_steps"] = left
