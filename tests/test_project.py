@@ -79,6 +79,7 @@ def project_script(name: str):
 
 
 ship_package = project_script("ship_package")
+smoke = project_script("smoke")
 
 
 def write_sdist(path: Path, card: str, payload: str = "weights") -> Path:
@@ -195,13 +196,16 @@ def test_smoke_package_loads_with_spacy_load(smoke_run):
     work, result = smoke_run
     assert "['tok2vec', 'senter', 'tagger', 'upos', 'parser', 'ner'] CC BY-SA 4.0" in result.stdout
     # the one sdist in the smoke run's packages/, with the model card as its README
+    smoke_vars = project_config(**smoke.SMOKE_VARS)["vars"]
+    version = smoke_vars["package_version"]
     (sdist,) = [path.name for path in (work / "packages").iterdir() if path.is_file()]
-    assert sdist == "en_skd_smoke-0.2.0.tar.gz"
+    assert sdist == f"en_skd_smoke-{version}.tar.gz"
     card = ship_package.card(work / "packages" / sdist).decode("utf8")
-    assert card.startswith("# en_skd_smoke 0.2.0\n")
+    assert card.startswith(f"# en_skd_smoke {version}\n")
     assert "| this pipeline | UD English-GUM test |" in card and "| teacher | " in card
     assert "| gold-only twin | " in card and "Stack Exchange" in card
-    distilled = work / "training" / "distilled-cnn128-tiny-structural-u2000-s0"
+    distilled = work / "training" / f"{smoke_vars['distilled_run']}-s0"
+    assert distilled.name == "distilled-cnn128-tiny-structural-u2000-steps6-s0"
     used = (distilled / "distill.cfg").read_text()
     assert "spacy-skd.TextCorpus.v1" in used and "skd_distiller" in used
     # the project's student width, with the hash-embedding rows that follow it
