@@ -75,11 +75,10 @@ def summary(counts: Counter) -> Dict[str, float]:
     }
 
 
-def annotated(path: Path, docs: List[Doc]) -> List[Doc]:
-    """`docs` (words only) run through the pipeline at `path`."""
+def annotated(path: Path, corpus: Path) -> List[Doc]:
+    """The words of `corpus`'s docs run through the pipeline at `path`."""
     nlp = spacy.load(path)
-    copies = [Doc(nlp.vocab).from_bytes(doc.to_bytes()) for doc in docs]
-    return list(nlp.pipe(copies, batch_size=64))
+    return list(nlp.pipe(token_docs(corpus, nlp), batch_size=64))
 
 
 def main(
@@ -88,17 +87,15 @@ def main(
     students: List[Path] = typer.Argument(..., help="Student pipelines"),
     output: Optional[Path] = typer.Option(None, help="JSON file of the figures"),
 ) -> None:
-    blank = spacy.blank("en")
-    gold = list(DocBin().from_disk(corpus).get_docs(blank.vocab))
-    words = token_docs(corpus, blank)
-    teacher_docs = annotated(teacher, words)
+    gold = list(DocBin().from_disk(corpus).get_docs(spacy.blank("en").vocab))
+    teacher_docs = annotated(teacher, corpus)
     results = {}
     header = " | ".join(CELLS)
     print(f"| student | score | teacher | student | {header} | student where teacher right |")
     print("|---|---|---|---|" + "---|" * (len(CELLS) + 1))
     for path in students:
         name = path.parent.name if path.name.startswith("model-") else path.name
-        counts = gap_counts(gold, teacher_docs, annotated(path, words))
+        counts = gap_counts(gold, teacher_docs, annotated(path, corpus))
         results[name] = {attr: summary(c) for attr, c in counts.items()}
         for attr, row in results[name].items():
             cells = " | ".join(f"{row[key]:.2f}" for key in CELLS)
