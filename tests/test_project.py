@@ -174,7 +174,7 @@ def test_smoke_workflow_runs_every_step(smoke_run):
     work, result = smoke_run
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     steps = load_project_config(work)["workflows"]["all"]
-    assert len(steps) == 12
+    assert len(steps) == 14
     assert set(srsly.read_yaml(work / "project.lock")) == set(steps)
 
 
@@ -216,3 +216,10 @@ def test_smoke_package_loads_with_spacy_load(smoke_run):
         "distiller"
         not in json.loads((distilled / "model-best" / "meta.json").read_text())["pipeline"]
     )
+    # the second stage, what is packaged: from the first stage's weights, annealed
+    annealed = work / "training" / f"{smoke_vars['distilled_annealed']}-s0"
+    assert annealed.name == "distilled-cnn128-tiny-structural-u2000-steps6-anneal4-s0"
+    second = Config().from_disk(annealed / "distill.cfg", interpolate=False)
+    assert second["initialize"]["after_init"]["path"] == f"training/{distilled.name}/model-last"
+    assert second["training"]["optimizer"]["learn_rate"]["total_steps"] == 4
+    assert f"--run {annealed.name}" in result.stdout or annealed.name in card

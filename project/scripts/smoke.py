@@ -26,6 +26,7 @@ SMOKE_VARS = {
     "data_dir": "data",
     "teacher_steps": 6,
     "student_steps": 6,
+    "anneal_steps": 4,
     "eval_frequency": 3,
     "speed_repeats": 1,
     "speed_threads": 1,

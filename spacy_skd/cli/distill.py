@@ -45,6 +45,14 @@ def distill(
     ),
     hidden_loss: str = typer.Option("mse", help="Hidden-state KD loss: mse or cosine"),
     hidden_weight: float = typer.Option(1.0, min=0.0, help="Weight of the hidden-state KD loss"),
+    init_from: Optional[Path] = typer.Option(
+        None, exists=True, file_okay=False, help="Saved student whose weights training starts from"
+    ),
+    anneal: bool = typer.Option(
+        False,
+        "--anneal",
+        help="Learning rate falling linearly to 0 over max_steps (a second stage)",
+    ),
     gpu_id: int = typer.Option(-1, "--gpu-id", "-g", help="GPU id, -1 for CPU"),
 ) -> None:
     """Distil TEACHER into the student of CONFIG_PATH (spaCy's train, with an
@@ -73,6 +81,8 @@ def distill(
             hidden_layers=hidden_layers,
             hidden_loss=hidden_loss,
             hidden_weight=hidden_weight,
+            init_from=str(init_from) if init_from else None,
+            anneal=anneal,
         )
     except ValueError as error:
         typer.echo(f"error: {error}", err=True)

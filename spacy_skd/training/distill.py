@@ -22,8 +22,10 @@ from thinc.api import Config
 from ..methods import FALLBACK, STOCK_DEFAULT_METHODS
 from ..text_files import MAX_LINE_CHARS, TEXT_SUFFIXES, holds_text
 from .corpus import MIXED_CORPUS, TEXT_CORPUS
+from .initial_weights import with_initial_weights
 from .resume import train_pipeline
 from .saving import save_atomically
+from .schedules import with_linear_decay
 
 SKD_STUDENTS = ("skd_tagger", "skd_ner", "skd_parser")
 DISTILLER = "distiller"
@@ -242,6 +244,8 @@ def distill(
     max_line_chars: int = MAX_LINE_CHARS,
     resume: bool = False,
     memory_entries: Optional[int] = None,
+    init_from: Optional[str] = None,
+    anneal: bool = False,
     **settings,
 ) -> Path:
     """Train the student of `config_path` with `teacher` into `output_path`,
@@ -252,11 +256,17 @@ def distill(
     warning); the config actually trained is written there as `distill.cfg`.
     With `resume`, an unfinished run of the same config, teacher and data
     continues from its model-last (see `resume.train_pipeline`). memory_entries:
-    the distiller's (default: its factory's)."""
+    the distiller's (default: its factory's). init_from: a saved student whose
+    weights training starts from (`initial_weights.with_initial_weights`);
+    anneal: the learning rate falls linearly to 0 (`schedules.with_linear_decay`)."""
     config = load_config(config_path, overrides=overrides or {}, interpolate=False)
     config = distillation_config(config, teacher, **settings)
     if memory_entries is not None:
         config["components"][DISTILLER]["memory_entries"] = memory_entries
+    if init_from:
+        config = with_initial_weights(config, init_from)
+    if anneal:
+        config = with_linear_decay(config)
     if unlabelled:
         # first: it refuses a path that is no .txt or .jsonl file, naming it
         mixed = with_unlabelled_text(
@@ -274,7 +284,7 @@ def distill(
     config.to_disk(used)
     # The overrides are in the written config already; passing them again would
     # undo the distiller's place in an overridden nlp.pipeline.
-    inputs = [teacher, *([unlabelled] if unlabelled else [])]
+    inputs = [teacher, *([unlabelled] if unlabelled else []), *([init_from] if init_from else [])]
     used_config = load_config(used, interpolate=False)
     train_pipeline(used_config, output_path, use_gpu=use_gpu, resume=resume, paths=inputs)
     for name in ("model-best", "model-last"):

@@ -37,6 +37,7 @@ from thinc.api import Config
 
 from .checkpoint_state import STATE_FILE, forget, optimizer_of, read_updates, restore_state
 from .corpus import MIXED_CORPUS
+from .initial_weights import INITIAL_WEIGHTS
 
 PROGRESS = "skd_progress"
 RESUME_DIR = ".resume"
@@ -260,7 +261,8 @@ def _resumed_config(
 ) -> Config:
     """`config` with every component but the distiller sourced from `checkpoint`,
     the batches already trained on skipped, the steps (and epochs) left to train,
-    the training state restored from `state` and no pretrained tok2vec weights."""
+    the training state restored from `state` and no pretrained tok2vec or
+    initial weights (`--init-from`): the checkpoint's are newer."""
     config = _with_progress(config, run, progress["step"], state)
     for name in config["nlp"]["pipeline"]:
         if config["components"][name].get("factory") != DISTILLER_FACTORY:
@@ -271,8 +273,11 @@ def _resumed_config(
     left = _steps_left(config, progress)
     if left:
         training["max_steps"] = left
-    if "init_tok2vec" in config.get("initialize", {}):
-        config["initialize"]["init_tok2vec"] = None
+    initialize = config.get("initialize", {})
+    if "init_tok2vec" in initialize:
+        initialize["init_tok2vec"] = None
+    if (initialize.get("after_init") or {}).get("@callbacks") == INITIAL_WEIGHTS:
+        initialize["after_init"] = None
     return config
 
 

@@ -239,3 +239,21 @@ def test_an_unlabelled_file_without_text_is_left_out_with_a_warning(teacher_path
     assert used["corpora"]["train"]["@readers"] == "spacy.Corpus.v1"
     with pytest.raises(ValueError, match="must be a .txt or .jsonl file, not .*train.spacy"):
         distill(str(teacher_path), config, tmp_path / "out2", unlabelled=corpus)
+
+
+def test_a_second_stage_starts_from_the_first_and_anneals(teacher_path, tmp_path):
+    first = CliRunner().invoke(app, distill_args(teacher_path, tmp_path))
+    assert first.exit_code == 0, first.output
+    stage_one = tmp_path / "out" / "model-last"
+    args = distill_args(teacher_path, tmp_path, "--init-from", str(stage_one), "--anneal")
+    args[3] = str(tmp_path / "annealed")
+    second = CliRunner().invoke(app, args)
+    assert second.exit_code == 0, second.output
+    used = spacy.util.load_config(tmp_path / "annealed" / "distill.cfg")
+    assert used["initialize"]["after_init"] == {
+        "@callbacks": "spacy-skd.initial_weights.v1",
+        "path": str(stage_one),
+    }
+    assert used["training"]["optimizer"]["learn_rate"]["total_steps"] == 6
+    student = spacy.load(tmp_path / "annealed" / "model-last")
+    assert student.pipe_names == ["tagger", "parser", "sentencizer"]
