@@ -22,6 +22,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import srsly
 from spacy.util import get_lang_class, load_config
 
+from ..training.initial_weights import INITIAL_WEIGHTS
+from ..training.resume import read_progress
 from .report import Run, read_run, score_cell, timed_on
 from .speed import directory_size_mb
 
@@ -76,6 +78,11 @@ class Distillation:
     dev: List[str]
     unlabelled: List[str] = field(default_factory=list)  # text paths
     gold_share: Optional[float] = None
+    # a second stage (`--init-from`, `--anneal`): the run it started from, that
+    # run's steps, and the learning rate's fall
+    initial_weights: Optional[str] = None
+    initial_steps: Optional[int] = None
+    decay_from: Optional[float] = None
 
 
 @dataclass
@@ -132,6 +139,16 @@ def read_distillation(config_path: Path) -> Distillation:
     }
     train = config["corpora"]["train"]
     gold = train.get("gold", train)
+    after_init = config.get("initialize", {}).get("after_init") or {}
+    initial_weights = None
+    initial_steps = None
+    if after_init.get("@callbacks") == INITIAL_WEIGHTS:
+        initial_weights = str(after_init["path"])
+        progress = read_progress(Path(initial_weights))
+        initial_steps = progress.get("step") if progress else None
+    rate = config["training"].get("optimizer", {}).get("learn_rate")
+    linear = isinstance(rate, dict) and rate.get("@schedules") == "warmup_linear.v1"
+    decay_from = rate["initial_rate"] if linear and not rate.get("warmup_steps") else None
     return Distillation(
         teacher=str(distiller["teacher"]),
         methods=methods,
@@ -142,6 +159,9 @@ def read_distillation(config_path: Path) -> Distillation:
         dev=_paths(config["corpora"]["dev"]),
         unlabelled=_paths(train.get("text")),
         gold_share=train.get("gold_share"),
+        initial_weights=initial_weights,
+        initial_steps=initial_steps,
+        decay_from=decay_from,
     )
 
 
@@ -237,8 +257,20 @@ def training_section(distillation: Distillation) -> str:
             f"which the teacher labels (never gold); {share}each batch's words come from "
             "the gold corpus, the rest from this text."
         )
+    if distillation.initial_weights:
+        steps = f" after {distillation.initial_steps:,} steps" if distillation.initial_steps else ""
+        lines.append(
+            f"- Started from the weights of `{distillation.initial_weights}`{steps} "
+            "(spacy-skd's `--init-from`)."
+        )
+    if distillation.decay_from is not None:
+        lines.append(
+            f"- The learning rate fell linearly from {distillation.decay_from:g} to 0 "
+            "(spacy-skd's `--anneal`)."
+        )
+    more = " more" if distillation.initial_weights else ""
     lines.append(
-        f"- At most {distillation.max_steps:,} steps, seed {distillation.seed}; the "
+        f"- At most {distillation.max_steps:,}{more} steps, seed {distillation.seed}; the "
         f"checkpoint with the best score on {', '.join(f'`{p}`' for p in distillation.dev)} "
         f"(evaluated every {distillation.eval_frequency} steps) is this pipeline."
     )

@@ -168,6 +168,25 @@ def test_the_card_states_scores_speed_training_and_licences(pipeline, inputs):
     ]
 
 
+def test_a_second_stage_names_the_run_it_started_from(pipeline, inputs):
+    first = inputs / "first" / "model-last"
+    first.mkdir(parents=True)
+    (first / "meta.json").write_text(json.dumps({"skd_progress": {"step": 8000}}))
+    second = DISTILL_CFG.replace(
+        "eval_frequency = 200\n",
+        "eval_frequency = 200\n\n[training.optimizer]\n@optimizers = \"Adam.v1\"\n\n"
+        "[training.optimizer.learn_rate]\n@schedules = \"warmup_linear.v1\"\n"
+        "initial_rate = 0.001\nwarmup_steps = 0\ntotal_steps = 4000\n\n"
+        f"[initialize]\n\n[initialize.after_init]\n"
+        f'@callbacks = "spacy-skd.initial_weights.v1"\npath = "{first}"\n',
+    )
+    (inputs / "distill.cfg").write_text(second)
+    text = card_of(pipeline, inputs, CardRuns("distilled", "teacher", "gold")).text
+    assert f"- Started from the weights of `{first}` after 8,000 steps" in text
+    assert "- The learning rate fell linearly from 0.001 to 0" in text
+    assert "At most 4,000 more steps, seed 3" in text
+
+
 def test_missing_metrics_are_left_out_or_named(pipeline, inputs):
     (inputs / "metrics" / "distilled.speed.json").unlink()
     card = card_of(pipeline, inputs, CardRuns("distilled", "no-such-teacher"))
