@@ -174,8 +174,8 @@ def test_a_second_stage_names_the_run_it_started_from(pipeline, inputs):
     (first / "meta.json").write_text(json.dumps({"skd_progress": {"step": 8000}}))
     second = DISTILL_CFG.replace(
         "eval_frequency = 200\n",
-        "eval_frequency = 200\n\n[training.optimizer]\n@optimizers = \"Adam.v1\"\n\n"
-        "[training.optimizer.learn_rate]\n@schedules = \"warmup_linear.v1\"\n"
+        'eval_frequency = 200\n\n[training.optimizer]\n@optimizers = "Adam.v1"\n\n'
+        '[training.optimizer.learn_rate]\n@schedules = "warmup_linear.v1"\n'
         "initial_rate = 0.001\nwarmup_steps = 0\ntotal_steps = 4000\n\n"
         f"[initialize]\n\n[initialize.after_init]\n"
         f'@callbacks = "spacy-skd.initial_weights.v1"\npath = "{first}"\n',
