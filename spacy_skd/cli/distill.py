@@ -8,6 +8,7 @@ from typing import List, Optional
 import typer
 
 from ..text_files import MAX_LINE_CHARS
+from .train import ANNEAL, INIT_FROM
 
 
 def distill(
@@ -45,14 +46,8 @@ def distill(
     ),
     hidden_loss: str = typer.Option("mse", help="Hidden-state KD loss: mse or cosine"),
     hidden_weight: float = typer.Option(1.0, min=0.0, help="Weight of the hidden-state KD loss"),
-    init_from: Optional[Path] = typer.Option(
-        None, exists=True, file_okay=False, help="Saved student whose weights training starts from"
-    ),
-    anneal: bool = typer.Option(
-        False,
-        "--anneal",
-        help="Learning rate falling linearly to 0 over max_steps (a second stage)",
-    ),
+    init_from: Optional[Path] = INIT_FROM,
+    anneal: bool = ANNEAL,
     gpu_id: int = typer.Option(-1, "--gpu-id", "-g", help="GPU id, -1 for CPU"),
 ) -> None:
     """Distil TEACHER into the student of CONFIG_PATH (spaCy's train, with an

@@ -24,6 +24,7 @@ from spacy.util import get_lang_class, load_config
 
 from ..training.initial_weights import INITIAL_WEIGHTS
 from ..training.resume import read_progress
+from ..training.schedules import linear_decay_start
 from .report import Run, read_run, score_cell, timed_on
 from .speed import directory_size_mb
 
@@ -146,9 +147,6 @@ def read_distillation(config_path: Path) -> Distillation:
         initial_weights = str(after_init["path"])
         progress = read_progress(Path(initial_weights))
         initial_steps = progress.get("step") if progress else None
-    rate = config["training"].get("optimizer", {}).get("learn_rate")
-    linear = isinstance(rate, dict) and rate.get("@schedules") == "warmup_linear.v1"
-    decay_from = rate["initial_rate"] if linear and not rate.get("warmup_steps") else None
     return Distillation(
         teacher=str(distiller["teacher"]),
         methods=methods,
@@ -161,7 +159,7 @@ def read_distillation(config_path: Path) -> Distillation:
         gold_share=train.get("gold_share"),
         initial_weights=initial_weights,
         initial_steps=initial_steps,
-        decay_from=decay_from,
+        decay_from=linear_decay_start(config["training"].get("optimizer", {}).get("learn_rate")),
     )
 
 

@@ -22,10 +22,9 @@ from thinc.api import Config
 from ..methods import FALLBACK, STOCK_DEFAULT_METHODS
 from ..text_files import MAX_LINE_CHARS, TEXT_SUFFIXES, holds_text
 from .corpus import MIXED_CORPUS, TEXT_CORPUS
-from .initial_weights import with_initial_weights
+from .initial_weights import with_second_stage
 from .resume import train_pipeline
 from .saving import save_atomically
-from .schedules import with_linear_decay
 
 SKD_STUDENTS = ("skd_tagger", "skd_ner", "skd_parser")
 DISTILLER = "distiller"
@@ -257,16 +256,13 @@ def distill(
     With `resume`, an unfinished run of the same config, teacher and data
     continues from its model-last (see `resume.train_pipeline`). memory_entries:
     the distiller's (default: its factory's). init_from: a saved student whose
-    weights training starts from (`initial_weights.with_initial_weights`);
-    anneal: the learning rate falls linearly to 0 (`schedules.with_linear_decay`)."""
+    weights training starts from; anneal: the learning rate falls linearly to 0
+    (`initial_weights.with_second_stage`)."""
     config = load_config(config_path, overrides=overrides or {}, interpolate=False)
     config = distillation_config(config, teacher, **settings)
     if memory_entries is not None:
         config["components"][DISTILLER]["memory_entries"] = memory_entries
-    if init_from:
-        config = with_initial_weights(config, init_from)
-    if anneal:
-        config = with_linear_decay(config)
+    config = with_second_stage(config, init_from, anneal)
     if unlabelled:
         # first: it refuses a path that is no .txt or .jsonl file, naming it
         mixed = with_unlabelled_text(

@@ -14,11 +14,13 @@ by name instead of half-loaded.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from spacy.language import Language
 from spacy.util import registry
 from thinc.api import Config, Model
+
+from .schedules import with_linear_decay
 
 INITIAL_WEIGHTS = "spacy-skd.initial_weights.v1"
 
@@ -78,6 +80,16 @@ def with_initial_weights(config: Config, path: str | Path) -> Config:
         )
     initialize["after_init"] = {"@callbacks": INITIAL_WEIGHTS, "path": str(path)}
     return config
+
+
+def with_second_stage(config: Config, init_from: Optional[str | Path], anneal: bool) -> Config:
+    """`config` starting from the weights saved at `init_from` (if given,
+    `with_initial_weights`) with its learning rate falling linearly to 0 (if
+    `anneal`, `schedules.with_linear_decay`): what `--init-from` and `--anneal`
+    of `spacy-skd train` and `distill` do."""
+    if init_from:
+        config = with_initial_weights(config, init_from)
+    return with_linear_decay(config) if anneal else config
 
 
 def _labels(pipe: Any) -> Tuple[str, ...]:

@@ -3,7 +3,11 @@
 
 from __future__ import annotations
 
+from typing import Any, Optional
+
 from thinc.api import Config
+
+LINEAR = "warmup_linear.v1"
 
 
 def with_linear_decay(config: Config) -> Config:
@@ -21,9 +25,18 @@ def with_linear_decay(config: Config) -> Config:
     if not max_steps:
         raise ValueError("--anneal needs [training] max_steps: the steps the rate falls over")
     optimizer["learn_rate"] = {
-        "@schedules": "warmup_linear.v1",
+        "@schedules": LINEAR,
         "initial_rate": rate,
         "warmup_steps": 0,
         "total_steps": max_steps,
     }
     return config
+
+
+def linear_decay_start(learn_rate: Any) -> Optional[float]:
+    """The rate a `learn_rate` block of `with_linear_decay` falls from, or None
+    for any other learning rate."""
+    if isinstance(learn_rate, dict) and learn_rate.get("@schedules") == LINEAR:
+        if not learn_rate.get("warmup_steps"):
+            return learn_rate["initial_rate"]
+    return None

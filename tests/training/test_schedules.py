@@ -5,7 +5,7 @@ import pytest
 from spacy.util import registry
 from thinc.api import Config
 
-from spacy_skd.training.schedules import with_linear_decay
+from spacy_skd.training.schedules import linear_decay_start, with_linear_decay
 
 CONFIG = """
 [training]
@@ -56,3 +56,10 @@ def test_no_max_steps_is_refused():
     config["training"]["max_steps"] = 0
     with pytest.raises(ValueError, match="max_steps"):
         with_linear_decay(config)
+
+
+def test_the_start_of_the_fall_is_read_back_from_the_config():
+    config = with_linear_decay(Config().from_str(CONFIG))
+    assert linear_decay_start(config["training"]["optimizer"]["learn_rate"]) == 0.002
+    assert linear_decay_start(0.002) is None
+    assert linear_decay_start({"@schedules": "constant.v1", "rate": 0.001}) is None
