@@ -22,6 +22,7 @@ from spacy.pipeline import SentenceRecognizer, Sentencizer
 from spacy.tokens import Doc
 from thinc.api import Model
 
+from ..random_state import kept_random_states
 from ..targets import to_entry
 from .cache import Entry, doc_key
 from .exporters import can_export, export
@@ -148,7 +149,13 @@ class Teacher:
         return doc_key(self.fingerprint, [token.text for token in doc], starts)
 
     def annotate(self, docs: List[Doc]) -> List[Entry]:
-        """One cache entry per teacher doc (made by `doc_for`)."""
+        """One cache entry per teacher doc (made by `doc_for`). The random
+        generators are left as they were, so a student trains the same whether
+        its targets come from the cache or from this run."""
+        with kept_random_states():
+            return self._annotate(docs)
+
+    def _annotate(self, docs: List[Doc]) -> List[Entry]:
         entries: List[Dict[str, numpy.ndarray]] = [{} for _ in docs]
         exported = [self.nlp.pipe_names.index(name) for name in self.components]
         last = max(exported, default=len(self.nlp.pipeline) - 1)

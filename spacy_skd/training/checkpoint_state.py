@@ -16,7 +16,6 @@ the readers, the batch-size schedule and the shuffles continue where they were.
 from __future__ import annotations
 
 import os
-import random
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
@@ -26,6 +25,8 @@ from spacy.language import Language
 from spacy.util import registry
 from thinc.api import Optimizer
 from thinc.backends import get_array_ops
+
+from ..random_state import random_states, set_random_states
 
 STATE_FILE = "skd_training_state.msgpack"
 _OPTIMIZERS: Dict[str, Optimizer] = {}
@@ -113,7 +114,7 @@ def write_state(nlp: Language, optimizer: Optimizer, path: Path) -> None:
             if store is not None and key in store:
                 entry[slot] = _host(store[key])
         params.append(entry)
-    state = {"updates": updates_done(optimizer), "params": params, "random": _random_states()}
+    state = {"updates": updates_done(optimizer), "params": params, "random": random_states()}
     partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     partial.write_bytes(srsly.msgpack_dumps(state))
     os.replace(partial, path)
@@ -125,20 +126,16 @@ def read_updates(path: Path) -> Optional[int]:
     return None if state is None else int(state["updates"])
 
 
-def restore_state(
-    nlp: Language, optimizer: Optimizer, path: Path, skip_pipes: Iterable[str] = ()
-) -> None:
-    """Load the state saved at `path` into `optimizer` (for `nlp`'s pipes, those
-    in `skip_pipes` excepted: they start afresh), step its schedules on by the
-    updates done and restore the random generators."""
+def restore_state(nlp: Language, optimizer: Optimizer, path: Path) -> None:
+    """Load the state saved at `path` into `optimizer` (for `nlp`'s pipes), step
+    its schedules on by the updates done and restore the random generators."""
     state = _read(path)
     if state is None:
         return
     nodes = _nodes(nlp)
-    skipped = set(skip_pipes)
     for entry in state["params"]:
         node = nodes.get((entry["pipe"], entry["node"]))
-        if node is None or entry["pipe"] in skipped or not node.has_param(entry["name"]):
+        if node is None or not node.has_param(entry["name"]):
             continue
         key = (node.id, entry["name"])
         size = node.get_param(entry["name"]).size
@@ -151,7 +148,7 @@ def restore_state(
                 store[key] = node.ops.asarray(entry[slot])
     for _ in range(int(state["updates"])):
         optimizer.step_schedules()
-    _set_random_states(state["random"])
+    set_random_states(state["random"])
 
 
 def _read(path: Path) -> Optional[Dict[str, Any]]:
@@ -183,26 +180,3 @@ def _nodes(nlp: Language) -> Dict[Tuple[str, int], Any]:
 
 def _host(array: Any) -> numpy.ndarray:
     return numpy.asarray(get_array_ops(array).to_numpy(array))
-
-
-def _random_states() -> Dict[str, Any]:
-    import torch
-
-    version, internal, gauss = random.getstate()
-    kind, keys, position, has_gauss, cached = numpy.random.get_state()
-    return {
-        "python": [version, list(internal), gauss],
-        "numpy": [kind, keys, int(position), int(has_gauss), float(cached)],
-        "torch": torch.get_rng_state().numpy(),
-    }
-
-
-def _set_random_states(states: Dict[str, Any]) -> None:
-    import torch
-
-    version, internal, gauss = states["python"]
-    random.setstate((version, tuple(internal), gauss))
-    kind, keys, position, has_gauss, cached = states["numpy"]
-    keys = numpy.asarray(keys, dtype=numpy.uint32)
-    numpy.random.set_state((kind, keys, position, has_gauss, cached))
-    torch.set_rng_state(torch.from_numpy(numpy.array(states["torch"], dtype=numpy.uint8)))

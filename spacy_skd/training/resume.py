@@ -10,10 +10,11 @@ checkpoint holds the training state (`checkpoint_state`: the optimizer's, the
 updates done, the random generators'), and a run that ends normally is marked
 finished. Resuming a run of the same fingerprint sources every component but the
 distiller from the checkpoint (`[components.X] source`), initializes the
-distiller afresh, replays the batches already trained on without training on
-them (so readers, shuffles and the batch-size schedule go on where they were),
-restores the training state and trains the steps left. Not restored: patience,
-which counts from the resumption, and the distiller's own weights. spaCy's loop
+distiller afresh (its teacher loaded, its weights, a hidden-state KD projection,
+then taken from the checkpoint), replays the batches already trained on without
+training on them (so readers, shuffles and the batch-size schedule go on where
+they were), restores the training state and trains the steps left. Not restored:
+patience, which counts from the resumption. spaCy's loop
 deletes `model-best` and `model-last` when it starts, so the checkpoint and best
 model are first moved to `OUTPUT/.resume/`; afterwards the better of the two best
 models (by the config's score weights) is kept as `model-best`.
@@ -65,9 +66,10 @@ def create_progress_recorder(
 
     def before_update(nlp: Language, args: Dict[str, Any]) -> None:
         if pending[0] is not None:
+            _restore_distillers(nlp, Path(pending[0]).parent)
             optimizer = optimizer_of(run)
             if optimizer is not None:
-                restore_state(nlp, optimizer, Path(pending[0]), skip_pipes=_distillers(nlp))
+                restore_state(nlp, optimizer, Path(pending[0]))
             pending[0] = None
         nlp.meta[PROGRESS] = {
             "run": run,
@@ -187,6 +189,17 @@ def _progress(checkpoint: Path) -> Dict[str, Any]:
 def _distillers(nlp: Language) -> List[str]:
     """The names of the pipes that are initialized afresh on resuming."""
     return [name for name in nlp.pipe_names if nlp.get_pipe_meta(name).factory == DISTILLER_FACTORY]
+
+
+def _restore_distillers(nlp: Language, checkpoint: Path) -> None:
+    """Load into each distiller initialized afresh the weights it had in
+    `checkpoint` (a hidden-state KD projection; a distiller without weights has
+    nothing to load)."""
+    for name in _distillers(nlp):
+        model = nlp.get_pipe(name).model
+        saved = checkpoint / name / "model"
+        if saved.exists() and any(node.param_names for node in model.walk()):
+            model.from_disk(saved)
 
 
 def _initialized(config: Config, use_gpu: int) -> Language:

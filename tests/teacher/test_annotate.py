@@ -217,3 +217,22 @@ def test_ray_options_exclude_local_workers(teacher_path, tmp_path):
     args = ["annotate", str(teacher_path), str(txt_path), str(tmp_path / "c"), "--ray", "auto"]
     result = CliRunner().invoke(app, args + ["-n", "2"])
     assert result.exit_code == 1 and "leave out --n-process" in result.output
+
+
+def test_the_teacher_leaves_the_random_generators_as_they_were(trf_teacher):
+    """A student draws the same dropout whether its targets come from the cache
+    or from the teacher run in its step (a transformer teacher draws from
+    Python's generator)."""
+    from spacy_skd.random_state import random_states
+
+    teacher = Teacher(load_teacher(str(trf_teacher)), [-1])
+    before = random_states()
+    [entry] = teacher.annotate([teacher.nlp.make_doc("They like green ham")])
+    after = random_states()
+    assert "hidden.-1" in entry
+    assert before["python"] == after["python"]
+    assert (
+        before["numpy"][2:] == after["numpy"][2:]
+        and (before["numpy"][1] == after["numpy"][1]).all()
+    )
+    assert (before["torch"] == after["torch"]).all()

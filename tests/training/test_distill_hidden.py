@@ -4,6 +4,7 @@ listens to it, and trains end to end from a tiny transformer teacher."""
 
 from pathlib import Path
 
+import numpy
 import pytest
 import spacy
 from spacy.tokens import DocBin
@@ -71,3 +72,38 @@ def test_distill_learns_the_teachers_hidden_states_and_strips_the_distiller(
     assert trained.pipe_names == ["tok2vec", "tagger"]
     assert trained.get_pipe("tok2vec").listening_components == ["tagger"]
     assert all(token.tag_ for token in trained("They like green ham"))
+
+
+def test_a_resumed_hidden_state_distillation_ends_with_the_uninterrupted_weights(
+    trf_teacher, tmp_path, monkeypatch
+):
+    """The projection of hidden-state KD and its optimizer state come back from
+    the checkpoint: interrupted and resumed, the run ends with the weights of the
+    uninterrupted one, the distiller's included."""
+    from spacy_skd.training.distill import distillation_config
+    from tests.training.test_resume import create_interrupt_once, whole_and_resumed
+
+    force_hf_offline(monkeypatch)
+    nlp = spacy.blank("en")
+    nlp.add_pipe("tok2vec")
+    listener = {"@architectures": "spacy.Tok2VecListener.v1", "width": 96, "upstream": "tok2vec"}
+    nlp.add_pipe("skd_tagger", name="tagger", config={"model": {"tok2vec": listener}})
+    corpus = tmp_path / "train.spacy"
+    DocBin(docs=[eg.reference for eg in gold_examples(nlp)]).to_disk(corpus)
+    config = nlp.config
+    config["paths"]["train"] = config["paths"]["dev"] = str(corpus)
+    config["training"]["max_steps"] = 7
+    config["training"]["eval_frequency"] = 2
+    config = distillation_config(
+        config, str(trf_teacher), cache_dir=str(tmp_path / "cache"), hidden_layers=[-1]
+    )
+    interrupt = {"at_step": 4, "log": str(tmp_path / "steps.log")}
+    assert create_interrupt_once(**interrupt)
+    config["training"]["before_update"] = {"@callbacks": "test.interrupt_once.v1", **interrupt}
+    expected, got = whole_and_resumed(tmp_path, config)
+    assert expected.keys() == got.keys()
+    assert any(name == "distiller" for name, _, _ in expected)
+    for key in expected:
+        numpy.testing.assert_allclose(
+            got[key], expected[key], rtol=1e-5, atol=1e-6, err_msg=str(key)
+        )
