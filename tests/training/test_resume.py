@@ -183,6 +183,15 @@ def whole_and_resumed(tmp_path, config, keep_state=True):
     return _weights(tmp_path / "whole" / "model-last"), _weights(out / "model-last")
 
 
+def assert_same_weights(expected, got):
+    """Both runs' weights (from `whole_and_resumed`) are the same, parameter by parameter."""
+    assert expected.keys() == got.keys()
+    for key in expected:
+        numpy.testing.assert_allclose(
+            got[key], expected[key], rtol=1e-5, atol=1e-6, err_msg=str(key)
+        )
+
+
 @pytest.mark.parametrize("at_step", [3, 6])
 def test_a_resumed_run_ends_with_the_uninterrupted_runs_weights(tmp_path, at_step):
     """Optimizer state, schedules, data order and dropout all continue: the
@@ -202,11 +211,7 @@ def test_a_resumed_run_ends_with_the_uninterrupted_runs_weights(tmp_path, at_ste
         "initial_rate": 0.01,
     }
     expected, got = whole_and_resumed(tmp_path, config)
-    assert expected.keys() == got.keys()
-    for key in expected:
-        numpy.testing.assert_allclose(
-            got[key], expected[key], rtol=1e-5, atol=1e-6, err_msg=str(key)
-        )
+    assert_same_weights(expected, got)
 
 
 def test_without_the_state_file_the_resumed_run_ends_elsewhere(tmp_path):
