@@ -18,7 +18,7 @@ from typing import Dict, List, Optional, Tuple
 import numpy
 import typer
 
-HIDDEN = "hidden"
+from spacy_skd.teacher.teacher import HIDDEN
 
 
 def entry_sizes(path: Path) -> Tuple[Dict[str, int], Optional[int]]:
