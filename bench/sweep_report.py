@@ -64,15 +64,35 @@ def percent(value: Optional[float]) -> str:
     return "—" if value is None else f"{100 * value:.2f}"
 
 
+def stock_labels(results: Sequence[dict]) -> List[str]:
+    """The label of each result's stock run: one per training of the stock
+    pipeline (told apart by its scores), the first `STOCK_LABEL`, a later one,
+    trained again in its place, `STOCK_LABEL, retrained` (numbered from the
+    third on)."""
+    trainings: Dict[tuple, str] = {}
+    labels = []
+    for result in results:
+        scores = tuple(sorted(result["runs"]["stock"]["ewt-test"].items()))
+        if scores not in trainings:
+            count = len(trainings)
+            suffix = "" if count == 0 else ", retrained" + (f" {count}" if count > 1 else "")
+            trainings[scores] = STOCK_LABEL + suffix
+        labels.append(trainings[scores])
+    return labels
+
+
 def table(results: Sequence[dict]) -> str:
-    """A markdown table of the results: the stock pipeline's scores once, then
-    each variant's gold-only and distilled runs."""
+    """A markdown table of the results: each training of the stock pipeline's
+    scores once, before the first variant timed against it, and each variant's
+    gold-only and distilled runs."""
     header = [f"EWT {title}" for _, title in SCORES] + [f"GUM {title}" for _, title in SCORES[:4]]
     header += ["words/s", "stock words/s, same turns", "time per word, x stock"]
     lines = ["| variant | run | " + " | ".join(header) + " |", "|---" * (len(header) + 2) + "|"]
-    for index, result in enumerate(results):
+    shown = set()
+    for result, stock in zip(results, stock_labels(results)):
         runs = result["runs"]
-        names = ["stock", "gold", "distilled"] if index == 0 else ["gold", "distilled"]
+        names = ["gold", "distilled"] if stock in shown else ["stock", "gold", "distilled"]
+        shown.add(stock)
         for name in names:
             run = runs[name]
             cells = [percent(run["ewt-test"][key]) for key, _ in SCORES]
@@ -82,7 +102,7 @@ def table(results: Sequence[dict]) -> str:
                 f"{runs['stock']['words_per_second']:,.0f}",
                 f"{run['time_per_word_vs_stock']:.2f}",
             ]
-            label = STOCK_LABEL if name == "stock" else result["variant"]
+            label = stock if name == "stock" else result["variant"]
             lines.append(f"| {label} | {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -107,8 +127,8 @@ def plot_points(results: Sequence[dict], teachers: Dict[str, Run], key: str) -> 
     one beside each distilled run), each distilled run, each teacher."""
     speeds: Dict[tuple, List[float]] = {}
     scores: Dict[tuple, Optional[float]] = {}
-    for result in results:
-        labels = {"stock": STOCK_LABEL, "gold": result["student"], "distilled": result["variant"]}
+    for result, stock in zip(results, stock_labels(results)):
+        labels = {"stock": stock, "gold": result["student"], "distilled": result["variant"]}
         for kind, label in labels.items():
             run = result["runs"][kind]
             speeds.setdefault((label, kind), []).append(run["words_per_second"])

@@ -417,6 +417,31 @@ def test_the_plot_has_every_pipeline_once_and_the_teacher(tmp_path):
     assert sweep_report.read_teachers(results, tmp_path) == {}
 
 
+def test_a_retrained_stock_pipeline_gets_its_own_row_and_point(tmp_path):
+    metrics = write_fake_sweep(tmp_path)
+    # cnn192 timed against the stock pipeline trained again, which scored otherwise
+    result = fake_sweep_run(
+        tmp_path,
+        "cnn192",
+        "all",
+        {"stock": 0.785, "gold": 0.81, "distilled": 0.86},
+        {"stock": 10000, "gold": 6000, "distilled": 5900},
+    )
+    (metrics / f"{result['variant']}.json").write_text(json.dumps(result))
+    results = sweep_report.read_results(metrics, list(sweep.STUDENTS))
+    labels = sweep_report.stock_labels(results)
+    assert labels == ["spaCy stock CNN"] * 6 + ["spaCy stock CNN, retrained"]
+    rows = [row.split(" | ")[:2] for row in sweep_report.table(results).splitlines()[2:]]
+    assert (
+        rows.index(["| spaCy stock CNN, retrained", "stock"])
+        == rows.index(["| cnn192", "gold"]) - 1
+    )
+    assert [row[0] for row in rows].count("| spaCy stock CNN") == 1
+    points = sweep_report.plot_points(results, {}, "dep_las")
+    stock = {p.label: p.scores[0] for p in points if p.kind == "stock"}
+    assert stock == pytest.approx({"spaCy stock CNN": 0.79, "spaCy stock CNN, retrained": 0.785})
+
+
 def test_the_curve_keeps_its_labels_inside_and_needs_the_sample_size(tmp_path):
     pytest.importorskip("matplotlib")
     metrics = write_fake_sweep(tmp_path)
